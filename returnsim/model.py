@@ -1,0 +1,313 @@
+"""``ReturnModel``: one step is one calendar month, vectorised over every household.
+
+The order of a month (docs/ODD.md, "Process overview and scheduling"):
+
+1. origin economies move towards their targets, strained by last month's returnee inflow;
+2. displaced households decide whether to return (``decision.return_probability``);
+3. host countries deport households by their policy (rate, targeting, destination);
+4. arrivals may be detained on arrival; returnees face a monthly detention hazard; detainees
+   may be released;
+5. returnees may be displaced again when security or livelihood fails;
+6. absentee property may be confiscated, and restituted where a programme runs;
+7. savings and months displaced move on;
+8. households hear what happened to their ties who returned, and update perceived risk;
+9. indicators are computed from the columns and collected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import mesa
+import numpy as np
+
+from returnsim import decision, network, reporters
+from returnsim.agents import Household
+from returnsim.places import ORIGIN, Places
+from returnsim.population import Population, PropertyStatus, Status, synthesize
+from returnsim.scenario import Scenario
+
+_ABSENT_CONFISCABLE = (PropertyStatus.INTACT, PropertyStatus.DAMAGED, PropertyStatus.DESTROYED)
+
+
+def month_label(start: str, offset: int) -> str:
+    """``month_label("2017-01", 13) == "2018-02"``."""
+    year, month = map(int, start.split("-"))
+    total = year * 12 + (month - 1) + offset
+    return f"{total // 12:04d}-{total % 12 + 1:02d}"
+
+
+class ReturnModel(mesa.Model):
+    """Syrian households deciding each month whether to go home.
+
+    Args:
+        scenario: a validated scenario (``returnsim.load_scenario``).
+        seed: seed of the run's one random generator (default: the scenario's).
+        households_per_agent: households each agent stands for (default: the scenario's).
+        agents: create one ``Household`` Mesa agent per row (turn off for speed when only
+            aggregate indicators are wanted).
+
+    >>> from returnsim import load_scenario
+    >>> m = ReturnModel(load_scenario("baseline"), seed=1, households_per_agent=1000)
+    >>> m.step(); m.month
+    '2017-01'
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        seed: int | None = None,
+        households_per_agent: int | None = None,
+        agents: bool = True,
+    ):
+        self.seed = scenario.simulation.seed if seed is None else seed
+        super().__init__(rng=self.seed)
+        self.params = scenario
+        self.places = Places.from_scenario(scenario)
+        weight = households_per_agent or scenario.simulation.households_per_agent
+        self.population: Population = synthesize(scenario, self.places, self.rng, weight)
+        self.ties = network.build_ties(self.population.origin, scenario.network, self.rng)
+        self.month_index = 0
+        self.month = month_label(scenario.simulation.start, 0)
+        self.initial_persons_by_origin = self.persons_by_origin()
+        self._network_share = np.zeros(len(self.population), np.float32)
+        self._inflow = np.zeros(self.places.n_regions)  # persons arriving per region last month
+        self.flows: dict[str, float] = {}
+        self.cumulative = {"properties_confiscated": 0}
+        self.indicators: dict[str, float] = {}
+        self.first_household_id = self.agent_id_counter
+        if agents:
+            for _ in range(len(self.population)):
+                Household(self)
+        self.datacollector = mesa.DataCollector(model_reporters=reporters.model_reporters(self))
+
+    # ------------------------------------------------------------------------ helpers
+
+    @property
+    def n_hosts(self) -> int:
+        return self.places.n_hosts
+
+    def location_name(self, code: int) -> str:
+        nH = self.n_hosts
+        return self.places.host_names[code] if code < nH else self.places.region_names[code - nH]
+
+    def home_code(self, rows=slice(None)) -> np.ndarray:
+        """Location code of each row's origin region."""
+        return self.population.origin[rows] + self.n_hosts
+
+    def persons_by_origin(self) -> np.ndarray:
+        pop = self.population
+        return np.bincount(pop.origin, weights=pop.persons, minlength=self.places.n_regions)
+
+    def is_displaced(self) -> np.ndarray:
+        s = self.population.status
+        return (s == Status.DISPLACED) | (s == Status.REDISPLACED)
+
+    def income(self, rows) -> np.ndarray:
+        """Livelihood index where each row lives now (host, IDP location or home)."""
+        pop, pl, s = self.population, self.places, self.params
+        loc = pop.location[rows]
+        nH = self.n_hosts
+        in_host = loc < nH
+        region = np.maximum(loc.astype(np.int32) - nH, 0)
+        at_home = loc == pop.origin[rows] + nH
+        host_liv = pl.host_livelihood(s.economy.host_aid_effect)[np.minimum(loc, nH - 1)]
+        loss = decision.property_loss_score(pop.property[rows], s.property)
+        home = pl.livelihood[region] * (1.0 - s.property.housing_livelihood_penalty * loss)
+        away = pl.livelihood[region] * s.idps.livelihood_factor
+        return np.where(in_host, host_liv, np.where(at_home, home, away)) * pop.skill[rows]
+
+    def return_inputs(self, rows) -> decision.ReturnInputs:
+        """Decision inputs of the given (displaced) rows, read from the columns and places."""
+        pop, pl, s = self.population, self.places, self.params
+        rows = np.asarray(rows)
+        loc, origin = pop.location[rows], pop.origin[rows]
+        nH = self.n_hosts
+        in_host = loc < nH
+        h = np.minimum(loc, nH - 1)
+        ctrl = pl.controller[origin]
+        loss = decision.property_loss_score(pop.property[rows], s.property)
+        there = pl.livelihood[origin] * pop.skill[rows] * (1.0 - s.property.housing_livelihood_penalty * loss)
+        return decision.ReturnInputs(
+            pressure=np.where(in_host, pl.host_pressure[h], s.idps.pressure),
+            livelihood_gap=there - self.income(rows),
+            perceived_risk=pop.perceived_risk[rows],
+            violence=pl.violence[ctrl],
+            conscription=pop.military_age_man[rows] & pl.conscription[ctrl],
+            property_loss=loss,
+            network=self._network_share[rows],
+            attachment=pop.attachment[rows],
+            integration=decision.integration(
+                pop.months_displaced[rows],
+                np.where(in_host, pl.host_integration[h], s.idps.integration),
+                s.decision.integration_months,
+            ),
+            savings=pop.savings[rows],
+            return_cost=np.where(in_host, pl.host_return_cost[h], s.idps.return_cost),
+            border_open=np.where(in_host, pl.host_border_open[h], True),
+        )
+
+    def return_probabilities(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """This month's voluntary-return probability of each given row."""
+        return decision.return_probability(self.return_inputs(rows), self.params.decision)
+
+    def true_detention_risk(self, rows=slice(None), forced=False) -> np.ndarray:
+        """Detention probability on return home for each row's profile, under today's controllers."""
+        pop, pl = self.population, self.places
+        base = pl.detention_on_return[pl.controller[pop.origin[rows]]]
+        return decision.detention_probability(
+            base, pop.military_age_man[rows], pop.exposed[rows], forced, self.params.security
+        )
+
+    # --------------------------------------------------------------------------- step
+
+    def step(self) -> None:
+        """Simulate one calendar month."""
+        self.month = month_label(self.params.simulation.start, self.month_index)
+        self.flows = dict.fromkeys(reporters.FLOW_KEYS, 0.0)
+        self.places.update_economy(self.params, self._inflow)
+        volunteers, deported = self._decide_and_deport()
+        arrived = np.zeros(len(self.population), bool)
+        arrived[volunteers] = arrived[deported] = True
+        self._security(volunteers, deported, arrived)
+        self._redisplacement(arrived)
+        self._property()
+        self._livelihoods()
+        self._information()
+        self.indicators = reporters.indicators(self)
+        self.datacollector.collect(self)
+        self.month_index += 1
+
+    def _decide_and_deport(self) -> tuple[np.ndarray, np.ndarray]:
+        pop, pl, s, rng = self.population, self.places, self.params, self.rng
+        nH = self.n_hosts
+        persons = pop.persons
+        rows = np.flatnonzero(self.is_displaced())
+        x = self.return_inputs(rows)
+        q = decision.intention_hazard(x, s.decision)
+        p = q * decision.feasibility(x.savings, x.return_cost, x.border_open, s.decision.feasibility_slope)
+        in_host = pop.location[rows] < nH
+        self.flows["intend_return_12m_pct"] = (
+            100.0 * float(decision.intend_within(q[in_host], 12).mean()) if in_host.any() else 0.0
+        )
+        go = rng.random(len(rows)) < p
+        volunteers = rows[go]
+        pop.savings[volunteers] = np.maximum(pop.savings[volunteers] - x.return_cost[go], 0.0)
+        self.flows["returns_voluntary"] = persons[volunteers].sum()
+        self.flows["returns_voluntary_refugees"] = persons[volunteers[in_host[go]]].sum()
+        self.flows["returns_voluntary_idps"] = persons[volunteers[~in_host[go]]].sum()
+
+        # deportation from hosts, among those who did not leave of their own accord
+        stay = rows[~go & in_host]
+        h = pop.location[stay]
+        target = pl.deportation_targeting[h]
+        eligible = (
+            (target == 0)
+            | ((target == 1) & ~pop.registered[stay])
+            | ((target == 2) & pop.military_age_man[stay])
+            | ((target == 3) & pop.single_man[stay])
+        )
+        deported = stay[eligible & (rng.random(len(stay)) < pl.deportation_rate[h])]
+        dest = pl.deportation_destination[pop.location[deported]]
+        dest = np.where(dest == ORIGIN, pop.origin[deported], dest)
+        self.flows["returns_forced"] = persons[deported].sum()
+
+        home = pop.origin[volunteers] + nH
+        pop.location[volunteers] = home
+        pop.status[volunteers] = Status.RETURNED
+        pop.forced[volunteers] = False
+        pop.location[deported] = dest + nH
+        pop.forced[deported] = True
+        deported_home = deported[dest == pop.origin[deported]]
+        pop.status[deported_home] = Status.RETURNED
+        pop.months_displaced[deported[dest != pop.origin[deported]]] = 0
+        arrivals = np.concatenate([volunteers, deported])
+        self._inflow = np.bincount(pop.location[arrivals] - nH, weights=persons[arrivals], minlength=pl.n_regions)
+        return volunteers, deported
+
+    def _security(self, volunteers: np.ndarray, deported: np.ndarray, arrived: np.ndarray) -> None:
+        pop, pl, s, rng = self.population, self.places, self.params, self.rng
+        nH = self.n_hosts
+        persons = pop.persons
+        arrivals = np.concatenate([volunteers, deported])
+        forced = np.concatenate([np.zeros(len(volunteers), bool), np.ones(len(deported), bool)])
+        ctrl_arr = pl.controller[pop.location[arrivals] - nH]
+        p_arr = decision.detention_probability(
+            pl.detention_on_return[ctrl_arr],
+            pop.military_age_man[arrivals],
+            pop.exposed[arrivals],
+            forced,
+            s.security,
+        )
+        caught = arrivals[rng.random(len(arrivals)) < p_arr]
+
+        settled = np.flatnonzero((pop.status == Status.RETURNED) & ~arrived)
+        ctrl = pl.controller[pop.origin[settled]]
+        p_month = decision.detention_probability(
+            pl.detention_monthly[ctrl], pop.military_age_man[settled], pop.exposed[settled], False, s.security
+        )
+        caught_later = settled[rng.random(len(settled)) < p_month]
+
+        held = np.flatnonzero(pop.status == Status.DETAINED)
+        released = held[rng.random(len(held)) < s.security.release_monthly]
+        at_home = pop.location[released] == pop.origin[released] + nH
+        pop.status[released] = np.where(at_home, Status.RETURNED, Status.REDISPLACED)
+
+        new = np.concatenate([caught, caught_later])
+        pop.status[new] = Status.DETAINED
+        self.flows["detained"] = persons[new].sum()
+        self.flows["detained_on_arrival"] = persons[caught].sum()
+        self.flows["released"] = persons[released].sum()
+
+    def _redisplacement(self, arrived: np.ndarray) -> None:
+        pop, pl, s, rng = self.population, self.places, self.params, self.rng
+        rows = np.flatnonzero((pop.status == Status.RETURNED) & ~arrived)
+        origin = pop.origin[rows]
+        loss = decision.property_loss_score(pop.property[rows], s.property)
+        gap = s.economy.poverty_line - self.income(rows)
+        hazard = decision.redisplacement_hazard(pl.violence[pl.controller[origin]], gap, loss, s.redisplacement)
+        leave = rows[rng.random(len(rows)) < hazard]
+        pop.location[leave] = pl.displacement_destination[pop.origin[leave]] + self.n_hosts
+        pop.status[leave] = Status.REDISPLACED
+        pop.months_displaced[leave] = 0
+        self.flows["redisplaced"] = pop.persons[leave].sum()
+
+    def _property(self) -> None:
+        pop, pl, s, rng = self.population, self.places, self.params, self.rng
+        hazard = pl.confiscation_hazard * (1.0 - s.property.claim_success)
+        if hazard.any():
+            absent = pop.location != pop.origin + self.n_hosts
+            rows = np.flatnonzero(absent & np.isin(pop.property, _ABSENT_CONFISCABLE))
+            taken = rows[rng.random(len(rows)) < hazard[pop.origin[rows]]]
+            pop.property[taken] = PropertyStatus.CONFISCATED
+            self.cumulative["properties_confiscated"] += len(taken) * pop.weight
+        if s.property.restitution_monthly > 0:
+            lost = np.flatnonzero(
+                (pop.property == PropertyStatus.CONFISCATED) | (pop.property == PropertyStatus.OCCUPIED)
+            )
+            back = lost[rng.random(len(lost)) < s.property.restitution_monthly]
+            pop.property[back] = PropertyStatus.INTACT
+            self.flows["properties_restituted"] = float(len(back) * pop.weight)
+
+    def _livelihoods(self) -> None:
+        pop, e = self.population, self.params.economy
+        rows = np.flatnonzero(pop.status != Status.DETAINED)
+        saved = pop.savings[rows] + e.saving_rate * (self.income(rows) - e.poverty_line)
+        pop.savings[rows] = np.clip(saved, 0.0, e.savings_max)
+        displaced = self.is_displaced()
+        pop.months_displaced[displaced] += 1
+
+    def _information(self) -> None:
+        pop = self.population
+        back, detained, share = network.news(self.ties, pop.status)
+        self._network_share = share.astype(np.float32)
+        rows = np.flatnonzero(self.is_displaced())
+        pop.perceived_risk[rows] = network.update_perceived_risk(
+            pop.perceived_risk[rows],
+            self.true_detention_risk(rows),
+            back[rows],
+            detained[rows],
+            pop.info_confidence[rows],
+            self.params.network,
+        )

@@ -1,0 +1,172 @@
+"""Household state as numpy columns, and synthesis of the initial population.
+
+Each row is one agent standing for ``households_per_agent`` identical households (``weight``);
+``size`` is persons per household, so the persons a row holds are ``size * weight``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from enum import IntEnum
+
+import numpy as np
+
+from returnsim.decision import detention_probability
+from returnsim.places import Places
+from returnsim.scenario import Scenario
+
+
+class Status(IntEnum):
+    DISPLACED = 0  # never returned since the start
+    RETURNED = 1  # living back in the origin region
+    DETAINED = 2  # held by security services after return
+    REDISPLACED = 3  # returned, then displaced again
+
+
+class PropertyStatus(IntEnum):
+    INTACT = 0
+    DAMAGED = 1
+    DESTROYED = 2
+    OCCUPIED = 3
+    CONFISCATED = 4
+
+
+@dataclass
+class Population:
+    """One array per attribute, one entry per agent row."""
+
+    location: np.ndarray  # int16: host number, or n_hosts + region number
+    origin: np.ndarray  # int16: region number
+    size: np.ndarray  # int8: persons per household
+    military_age_man: np.ndarray  # bool
+    single_man: np.ndarray  # bool: the household is one man of military age
+    exposed: np.ndarray  # bool: politically exposed (wanted, profiled)
+    registered: np.ndarray  # bool: registration / legal residency in the host
+    property: np.ndarray  # int8: PropertyStatus
+    skill: np.ndarray  # float32: earning ability, multiplies livelihood indices
+    savings: np.ndarray  # float32: months of basic expenses
+    months_displaced: np.ndarray  # int16
+    perceived_risk: np.ndarray  # float32: perceived probability of detention on return
+    info_confidence: np.ndarray  # float32 in [0, 1]
+    attachment: np.ndarray  # float32 in [0, 1]
+    status: np.ndarray  # int8: Status
+    forced: np.ndarray  # bool: the last return was a deportation
+    weight: int  # households per row
+
+    def __len__(self) -> int:
+        return len(self.location)
+
+    @property
+    def persons(self) -> np.ndarray:
+        """Persons per row (household size times households per row)."""
+        return self.size.astype(np.int64) * self.weight
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The per-row columns by name (for snapshots and tests)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "weight"}
+
+    def nbytes(self) -> int:
+        return sum(c.nbytes for c in self.columns().values())
+
+
+def _draw_sizes(rng: np.random.Generator, single: np.ndarray, mean: float, single_share: float) -> np.ndarray:
+    """Household sizes with overall mean ``mean``: single men are 1, others 1 + Poisson, capped at 30."""
+    others_mean = (mean - single_share) / max(1.0 - single_share, 1e-9)
+    size = np.minimum(1 + rng.poisson(max(others_mean - 1.0, 0.0), len(single)), 30).astype(np.int8)
+    size[single] = 1
+    return size
+
+
+def _n_rows(persons: float, mean_size: float, weight: int) -> int:
+    return round(persons / (mean_size * weight))
+
+
+def synthesize(s: Scenario, places: Places, rng: np.random.Generator, weight: int) -> Population:
+    """Draw the initial population: refugees by host and IDPs, with origins from the scenario."""
+    pop_cfg = s.population
+    regions = places.region_names
+    nH = places.n_hosts
+    locations, origins = [], []
+
+    def shares(table: dict[str, float]) -> np.ndarray:
+        w = np.array([table.get(r, 0.0) for r in regions], float)
+        return w / w.sum()
+
+    for h, host in enumerate(s.hosts.values()):
+        n = _n_rows(host.refugees, pop_cfg.persons_per_household, weight)
+        if n == 0:
+            continue
+        locations.append(np.full(n, h, np.int16))
+        origins.append(rng.choice(len(regions), size=n, p=shares(host.origin_shares)).astype(np.int16))
+    n_idp = _n_rows(s.idps.persons, pop_cfg.persons_per_household, weight)
+    if n_idp:
+        o = rng.choice(len(regions), size=n_idp, p=shares(s.idps.origin_shares)).astype(np.int16)
+        loc_w = shares(s.idps.location_shares)
+        # IDPs live away from home: draw a location from the shares with the origin removed.
+        cond = np.tile(loc_w, (len(regions), 1))
+        np.fill_diagonal(cond, 0.0)
+        empty = cond.sum(axis=1) == 0
+        cond[empty] = 1.0 - np.eye(len(regions))[empty]
+        cum = np.cumsum(cond / cond.sum(axis=1, keepdims=True), axis=1)
+        loc = (rng.random(n_idp)[:, None] > cum[o]).sum(axis=1)
+        locations.append((nH + np.minimum(loc, len(regions) - 1)).astype(np.int16))
+        origins.append(o)
+
+    location = np.concatenate(locations) if locations else np.zeros(0, np.int16)
+    origin = np.concatenate(origins) if origins else np.zeros(0, np.int16)
+    n = len(location)
+
+    mam = rng.random(n) < pop_cfg.military_age_man_share
+    single = mam & (rng.random(n) < pop_cfg.single_man_share / max(pop_cfg.military_age_man_share, 1e-9))
+    size = _draw_sizes(rng, single, pop_cfg.persons_per_household, pop_cfg.single_man_share)
+    former = np.array([r.former_opposition for r in s.regions.values()])[origin]
+    exposed_p = np.where(former, pop_cfg.political_exposure_former_opposition, pop_cfg.political_exposure_other)
+    exposed = rng.random(n) < exposed_p
+    reg_share = np.append([h.registered_share for h in s.hosts.values()], 1.0)
+    registered = rng.random(n) < reg_share[np.minimum(location, nH)]
+
+    property_status = _draw_property(s, origin, rng)
+    base_risk = places.detention_on_return[places.controller[origin]]
+    actual = detention_probability(base_risk, mam, exposed, False, s.security)
+    return Population(
+        location=location,
+        origin=origin,
+        size=size,
+        military_age_man=mam,
+        single_man=single,
+        exposed=exposed,
+        registered=registered,
+        property=property_status,
+        skill=rng.lognormal(-0.5 * pop_cfg.skill_sigma**2, pop_cfg.skill_sigma, n).astype(np.float32),
+        savings=rng.exponential(pop_cfg.savings_mean, n).astype(np.float32),
+        months_displaced=rng.integers(pop_cfg.months_displaced_min, pop_cfg.months_displaced_max + 1, n).astype(
+            np.int16
+        ),
+        perceived_risk=np.minimum(actual * pop_cfg.initial_risk_bias, 1.0).astype(np.float32),
+        info_confidence=_beta_mean(rng, pop_cfg.info_confidence_mean, n),
+        attachment=_beta_mean(rng, pop_cfg.attachment_mean, n),
+        status=np.zeros(n, np.int8),
+        forced=np.zeros(n, bool),
+        weight=weight,
+    )
+
+
+def _beta_mean(rng: np.random.Generator, mean: float, n: int, concentration: float = 4.0) -> np.ndarray:
+    """Beta draws with the given mean (concentration 4: a broad spread; ASSUMPTION)."""
+    if mean <= 0.0 or mean >= 1.0:
+        return np.full(n, mean, np.float32)
+    return rng.beta(mean * concentration, (1 - mean) * concentration, n).astype(np.float32)
+
+
+def _draw_property(s: Scenario, origin: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Property status from each origin region's damaged / destroyed / occupied shares."""
+    r = list(s.regions.values())
+    damaged = np.array([x.damaged_share for x in r])[origin]
+    destroyed = np.array([x.destroyed_share for x in r])[origin]
+    occupied = np.array([x.occupied_share for x in r])[origin]
+    u = rng.random(len(origin))
+    out = np.full(len(origin), PropertyStatus.INTACT, np.int8)
+    out[u < damaged + destroyed + occupied] = PropertyStatus.OCCUPIED
+    out[u < damaged + destroyed] = PropertyStatus.DESTROYED
+    out[u < damaged] = PropertyStatus.DAMAGED
+    return out

@@ -1,0 +1,89 @@
+"""Model-level indicators, computed vectorised from the columns and collected by Mesa's DataCollector.
+
+Counts are persons (household size times households per agent) unless the name says households.
+Flows (``returns_*``, ``detained``, ``redisplaced``…) are this month's; stocks are at month end.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from returnsim.population import Status
+
+if TYPE_CHECKING:
+    from returnsim.model import ReturnModel
+
+FLOW_KEYS = (
+    "returns_voluntary",
+    "returns_voluntary_refugees",
+    "returns_voluntary_idps",
+    "returns_forced",
+    "detained",
+    "detained_on_arrival",
+    "released",
+    "redisplaced",
+    "properties_restituted",
+    "intend_return_12m_pct",
+)
+
+
+def columns(model: ReturnModel) -> list[str]:
+    """Names of the time-series columns, in order (``month`` first)."""
+    hosts = [f"refugees_{h}" for h in model.places.host_names]
+    return [
+        "month",
+        "refugees",
+        *hosts,
+        "idps",
+        "returnees",
+        "detained_stock",
+        *FLOW_KEYS,
+        "properties_confiscated",
+        "returnees_in_poverty_share",
+        "mean_perceived_risk",
+        "origin_livelihood_mean",
+    ]
+
+
+def indicators(model: ReturnModel) -> dict[str, float | str]:
+    """Every indicator for the month just simulated."""
+    pop, pl = model.population, model.places
+    nH = pl.n_hosts
+    persons = pop.persons
+    displaced = model.is_displaced()
+    in_host = displaced & (pop.location < nH)
+    by_host = np.bincount(pop.location[in_host], weights=persons[in_host], minlength=nH)
+    returned = pop.status == Status.RETURNED
+    out: dict[str, float | str] = {"month": model.month, "refugees": float(by_host.sum())}
+    out.update({f"refugees_{h}": float(v) for h, v in zip(pl.host_names, by_host, strict=False)})
+    out["idps"] = float(persons[displaced & ~in_host].sum())
+    out["returnees"] = float(persons[returned].sum())
+    out["detained_stock"] = float(persons[pop.status == Status.DETAINED].sum())
+    out.update({k: float(v) for k, v in model.flows.items()})
+    out["properties_confiscated"] = float(model.cumulative["properties_confiscated"])
+    rows = np.flatnonzero(returned)
+    if len(rows):
+        poor = model.income(rows) < model.params.economy.poverty_line
+        out["returnees_in_poverty_share"] = float(persons[rows][poor].sum() / persons[rows].sum())
+    else:
+        out["returnees_in_poverty_share"] = 0.0
+    refugees = in_host
+    out["mean_perceived_risk"] = float(pop.perceived_risk[refugees].mean()) if refugees.any() else 0.0
+    weights = pl.prewar_population
+    out["origin_livelihood_mean"] = float((pl.livelihood * weights).sum() / weights.sum())
+    return out
+
+
+def model_reporters(model: ReturnModel) -> dict:
+    """DataCollector reporters: each reads the month's precomputed indicator."""
+    return {name: _reader(name) for name in columns(model)}
+
+
+def _reader(name: str):
+    def read(model: ReturnModel):
+        return model.indicators[name]
+
+    read.__name__ = f"report_{name}"
+    return read
