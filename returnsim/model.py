@@ -71,10 +71,14 @@ class ReturnModel(mesa.Model):
         self.month_index = 0
         self.month = month_label(scenario.simulation.start, 0)
         self.initial_persons_by_origin = self.persons_by_origin()
+        self.initial_persons_by_location = self.persons_by_location()
         self._network_share = np.zeros(len(self.population), np.float32)
         self._inflow = np.zeros(self.places.n_regions)  # persons arriving per region last month
         self.flows: dict[str, float] = {}
         self.cumulative = {"properties_confiscated": 0}
+        # persons who left each location since the start: hosts, then one bucket for all IDP locations
+        self.departed_voluntary = np.zeros(self.places.n_hosts + 1)
+        self.departed_forced = np.zeros(self.places.n_hosts + 1)
         self.indicators: dict[str, float] = {}
         self.first_household_id = self.agent_id_counter
         if agents:
@@ -99,6 +103,14 @@ class ReturnModel(mesa.Model):
     def persons_by_origin(self) -> np.ndarray:
         pop = self.population
         return np.bincount(pop.origin, weights=pop.persons, minlength=self.places.n_regions)
+
+    def persons_by_location(self) -> np.ndarray:
+        """Displaced persons in each host, and in the last entry all IDPs together."""
+        pop, nH = self.population, self.n_hosts
+        displaced = self.is_displaced()
+        return np.bincount(
+            np.minimum(pop.location[displaced], nH), weights=pop.persons[displaced], minlength=nH + 1
+        )
 
     def is_displaced(self) -> np.ndarray:
         s = self.population.status
@@ -195,6 +207,9 @@ class ReturnModel(mesa.Model):
         volunteers = rows[go]
         pop.savings[volunteers] = np.maximum(pop.savings[volunteers] - x.return_cost[go], 0.0)
         self.flows["returns_voluntary"] = persons[volunteers].sum()
+        self.departed_voluntary += np.bincount(
+            np.minimum(pop.location[volunteers], nH), weights=persons[volunteers], minlength=nH + 1
+        )
         self.flows["returns_voluntary_refugees"] = persons[volunteers[in_host[go]]].sum()
         self.flows["returns_voluntary_idps"] = persons[volunteers[~in_host[go]]].sum()
 
@@ -212,6 +227,7 @@ class ReturnModel(mesa.Model):
         dest = pl.deportation_destination[pop.location[deported]]
         dest = np.where(dest == ORIGIN, pop.origin[deported], dest)
         self.flows["returns_forced"] = persons[deported].sum()
+        self.departed_forced += np.bincount(pop.location[deported], weights=persons[deported], minlength=nH + 1)
 
         home = pop.origin[volunteers] + nH
         pop.location[volunteers] = home

@@ -87,3 +87,34 @@ def _reader(name: str):
 
     read.__name__ = f"report_{name}"
     return read
+
+
+def summary(model: ReturnModel, timeseries) -> tuple[list[dict], dict]:
+    """Per-host rows (persons at start, returned voluntarily, deported, still displaced) and totals."""
+    names = [*model.places.host_names, "IDPs (inside Syria)"]
+    now = model.persons_by_location()
+    rows = [
+        {
+            "where": name,
+            "at_start": model.initial_persons_by_location[i],
+            "returned_voluntarily": model.departed_voluntary[i],
+            "deported": model.departed_forced[i],
+            "still_displaced": now[i],
+        }
+        for i, name in enumerate(names)
+    ]
+    rows.append({k: ("total" if k == "where" else sum(r[k] for r in rows)) for k in rows[0]})
+    last = timeseries.iloc[-1]
+    totals = {
+        "returned voluntarily": timeseries["returns_voluntary"].sum(),
+        "returned forcibly": timeseries["returns_forced"].sum(),
+        "detained": timeseries["detained"].sum(),
+        "re-displaced": timeseries["redisplaced"].sum(),
+        "still displaced": float(now.sum()),
+        "living back home": last["returnees"],
+        "in detention": last["detained_stock"],
+        "properties confiscated (households)": last["properties_confiscated"],
+        "returnees in poverty (share)": last["returnees_in_poverty_share"],
+        "intend to return in 12 months (% of refugee households)": last["intend_return_12m_pct"],
+    }
+    return rows, totals

@@ -1,0 +1,148 @@
+"""The ``returnsim`` command.
+
+    returnsim run [SCENARIO] [--out DIR] [--seed N] [--months N] [--households-per-agent K]
+
+Exit codes: 0 success, 2 bad input (scenario file, flag or output folder), nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from returnsim.scenario import ScenarioError, load_scenario
+
+EXIT_BAD_INPUT = 2
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must be 0 or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="returnsim",
+        description="Agent-based model of Syrian refugee households deciding whether to return home.",
+    )
+    from returnsim import __version__
+
+    parser.add_argument("--version", action="version", version=f"returnsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="run one scenario and write its results folder",
+        description="Run one scenario; print a summary table; write timeseries.csv, manifest.json and "
+        "overview.png into the results folder.",
+    )
+    run.add_argument(
+        "scenario", nargs="?", default="baseline",
+        help="scenario file, or the name of a built-in scenario (default: baseline)",
+    )
+    run.add_argument("--out", type=Path, help="results folder (default: results/<scenario name>)")
+    run.add_argument("--seed", type=_seed, help="random seed (default: the scenario's simulation.seed)")
+    run.add_argument("--months", type=_positive_int, help="months to simulate (default: simulation.months)")
+    run.add_argument(
+        "--households-per-agent", type=_positive_int, metavar="K",
+        help="households each agent stands for: 1 is full scale (default: simulation.households_per_agent)",
+    )
+    run.add_argument("--no-plot", action="store_true", help="skip overview.png")
+    run.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
+    run.set_defaults(handler=cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ScenarioError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _progress_bar(total: int, desc: str, quiet: bool):
+    """A tqdm bar on stderr (shown on terminals only) and its per-month callback."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="month", disable=True if quiet else None, leave=False)
+
+    def tick(done: int, _total: int) -> None:
+        bar.update(done - bar.n)
+
+    return bar, tick
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from returnsim.api import simulate
+    from returnsim.plots import overview
+    from returnsim.results import OutputError, write_run
+
+    scenario = load_scenario(args.scenario)
+    out = args.out or Path("results") / scenario.meta.name
+    months = args.months or scenario.simulation.months
+    bar, tick = _progress_bar(months, scenario.meta.name, args.quiet)
+    with bar:
+        result = simulate(
+            scenario, seed=args.seed, months=months, households_per_agent=args.households_per_agent,
+            agents=False, progress=tick,
+        )
+    figure = None if args.no_plot else (
+        lambda r, path: overview(r.timeseries, path, f"{scenario.meta.name} (seed {r.seed})")
+    )
+    try:
+        write_run(result, out, str(args.scenario), figure)
+    except OutputError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not args.quiet:
+        print(format_summary(result))
+    print(f"results written to {out}/ (timeseries.csv, manifest.json{'' if args.no_plot else ', overview.png'})")
+    return 0
+
+
+def format_summary(result) -> str:
+    """The table ``returnsim run`` prints: persons by host, then overall outcomes."""
+    from returnsim.reporters import summary
+
+    rows, totals = summary(result.model, result.timeseries)
+    first, last = result.timeseries["month"].iloc[0], result.timeseries["month"].iloc[-1]
+    head = f"{result.scenario.meta.name}: {first} to {last}, seed {result.seed}, " \
+           f"{result.agents:,} agents x {result.households_per_agent} households (persons)"
+    cols = ("at_start", "returned_voluntarily", "deported", "still_displaced")
+    titles = ("at start", "returned voluntarily", "deported", "still displaced")
+    width = max(len(r["where"]) for r in rows)
+    lines = [head, "", f"{'':<{width}}  " + "  ".join(f"{t:>20}" for t in titles)]
+    for r in rows:
+        if r["where"] == "total":
+            lines.append("-" * (width + 2 + 22 * len(cols)))
+        lines.append(f"{r['where']:<{width}}  " + "  ".join(f"{r[c]:>20,.0f}" for c in cols))
+    lines.append("")
+    key_width = max(len(k) for k in totals)
+    for key, value in totals.items():
+        text = f"{value:,.3f}" if "share" in key or "%" in key else f"{value:,.0f}"
+        lines.append(f"{key:<{key_width}}  {text:>14}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,41 @@
+"""Matplotlib figures of a run's time series."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+PANELS = (
+    ("Where displaced Syrians live (persons)", ["refugees", "idps", "returnees"]),
+    ("Returns this month (persons)", ["returns_voluntary_refugees", "returns_voluntary_idps", "returns_forced"]),
+    ("Detained and re-displaced this month (persons)", ["detained", "redisplaced"]),
+    ("Refugees by host (persons)", None),
+    ("Intend to return within 12 months (% of refugee households)", ["intend_return_12m_pct"]),
+    ("Returnees below the poverty line (share)", ["returnees_in_poverty_share"]),
+)
+
+
+def overview(timeseries: pd.DataFrame, path: Path, title: str = "") -> Path:
+    """A 3x2 grid of the main series, saved as PNG."""
+    ts = timeseries.copy()
+    ts.index = pd.PeriodIndex(ts["month"], freq="M").to_timestamp()
+    fig, axes = plt.subplots(3, 2, figsize=(12, 10), sharex=True, layout="constrained")
+    for ax, (panel_title, cols) in zip(axes.flat, PANELS, strict=True):
+        if cols is None:
+            cols = [c for c in ts.columns if c.startswith("refugees_")]
+        for col in cols:
+            ax.plot(ts.index, ts[col], label=col.removeprefix("refugees_"))
+        ax.set_title(panel_title, fontsize=10)
+        ax.grid(alpha=0.3)
+        if len(cols) > 1:
+            ax.legend(fontsize=8)
+        ax.ticklabel_format(axis="y", style="plain", useOffset=False)
+    fig.suptitle(title or "returnsim run")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

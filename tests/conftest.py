@@ -1,0 +1,42 @@
+"""Shared fixtures: a toy world of two hosts and two regions, built from a dict."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from returnsim.scenario import scenario_from_dict
+
+TOY = {
+    "meta": {"name": "toy"},
+    "simulation": {"start": "2020-01", "months": 12, "households_per_agent": 1, "seed": 3},
+    "idps": {"persons": 2000, "origin_shares": {"north": 1.0}, "location_shares": {"south": 1.0}},
+    "hosts": {
+        "alpha": {"refugees": 3000, "origin_shares": {"north": 0.5, "south": 0.5}},
+        "beta": {"refugees": 2000, "origin_shares": {"south": 1.0}},
+    },
+    "regions": {
+        "north": {"controller": "gov", "prewar_population": 100000, "displacement_destination": "south"},
+        "south": {"controller": "rebels", "prewar_population": 80000, "displacement_destination": "north"},
+    },
+    "controllers": {"gov": {"conscription": True}, "rebels": {}},
+}
+
+
+def toy_dict(**changes) -> dict:
+    """A deep copy of the toy world with dotted keys replaced (``toy_dict(**{"hosts.alpha.pressure": 1})``)."""
+    data = copy.deepcopy(TOY)
+    for dotted, value in changes.items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    return data
+
+
+@pytest.fixture
+def toy():
+    """Factory for validated toy scenarios: ``toy(**{"hosts.alpha.deportation_rate": 0.1})``."""
+    return lambda **changes: scenario_from_dict(toy_dict(**changes), source="toy")
