@@ -274,10 +274,10 @@ def builtin_scenarios() -> dict[str, Path]:
     ``scenarios/`` folder); in a source checkout they are that folder itself.
     """
     try:
-        root = Path(str(resources.files("returnsim.scenarios")))
+        files = [Path(str(p)) for p in resources.files("returnsim.scenarios").iterdir()]
     except ModuleNotFoundError:
-        root = Path(__file__).resolve().parent.parent / "scenarios"
-    return {p.stem: p for p in sorted(root.glob("*.toml"))}
+        files = list((Path(__file__).resolve().parent.parent / "scenarios").iterdir())
+    return {p.stem: p for p in sorted(files) if p.suffix == ".toml"}
 
 
 def resolve_path(name: str | Path) -> Path:
