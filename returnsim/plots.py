@@ -7,8 +7,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.ticker import FuncFormatter
 
 PANELS = (
     ("Where displaced Syrians live (persons)", ["refugees", "idps", "returnees"]),
@@ -34,8 +36,23 @@ def overview(timeseries: pd.DataFrame, path: Path, title: str = "") -> Path:
         ax.grid(alpha=0.3)
         if len(cols) > 1:
             ax.legend(fontsize=8)
-        ax.ticklabel_format(axis="y", style="plain", useOffset=False)
+        ax.yaxis.set_major_formatter(FuncFormatter(_human))
+        ax.set_ylim(bottom=0)
+    locator = AutoDateLocator()
+    for ax in axes[-1]:
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     fig.suptitle(title or "returnsim run")
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
+
+
+def _human(value: float, _pos=None) -> str:
+    """Axis labels people read: 2.5M, 40k, 0.35."""
+    size = abs(value)
+    if size >= 1e6:
+        return f"{value / 1e6:g}M"
+    if size >= 1e3:
+        return f"{value / 1e3:g}k"
+    return f"{value:g}"
