@@ -32,6 +32,10 @@ def overview(timeseries: pd.DataFrame, path: Path, title: str = "") -> Path:
             cols = [c for c in ts.columns if c.startswith("refugees_")]
         for col in cols:
             ax.plot(ts.index, ts[col], label=col.removeprefix("refugees_"))
+        if "returns_voluntary_refugees" in cols:
+            _observed_returns(ax, ts.index)
+        if "intend_return_12m_pct" in cols:
+            _observed_intentions(ax, ts.index)
         ax.set_title(panel_title, fontsize=10)
         ax.grid(alpha=0.3)
         if len(cols) > 1:
@@ -56,3 +60,28 @@ def _human(value: float, _pos=None) -> str:
     if size >= 1e3:
         return f"{value / 1e3:g}k"
     return f"{value:g}"
+
+
+def _observed_returns(ax, months: pd.DatetimeIndex) -> None:
+    """UNHCR-verified refugee returns as monthly averages of each observed year, where the run covers it."""
+    from returnsim.observed import verified_refugee_returns
+
+    label = "observed refugee returns (UNHCR, monthly mean)"
+    for year, persons in verified_refugee_returns().items():
+        start, end = pd.Timestamp(f"{year}-01-01"), pd.Timestamp(f"{year}-12-01")
+        if start >= months.min() and end <= months.max():
+            ax.hlines(persons / 12, start, end, colors="black", linewidth=2, label=label)
+            label = None
+
+
+def _observed_intentions(ax, months: pd.DatetimeIndex) -> None:
+    """UNHCR RPIS survey shares (Egypt, Iraq, Jordan, Lebanon) at the start of each wave's fieldwork."""
+    from returnsim.observed import load
+
+    waves = load("intention_surveys")
+    when = pd.to_datetime(waves["fieldwork"].str[:7], format="%Y-%m")
+    inside = (when >= months.min()) & (when <= months.max())
+    if inside.any():
+        ax.plot(when[inside], waves["intend_return_next_12_months_pct"][inside], "ko",
+                label="observed (UNHCR RPIS, 4 hosts)")
+        ax.legend(fontsize=8)

@@ -30,9 +30,9 @@ class OutputError(RuntimeError):
 def atomic_folder(out: Path):
     """Yield a temporary folder that replaces ``out`` in one rename when the block succeeds."""
     out = Path(out)
-    if out.exists() and not (out / MANIFEST).exists():
-        if not out.is_dir() or any(out.iterdir()):
-            raise OutputError(f"{out}: exists and is not a returnsim results folder; choose another --out")
+    foreign = out.exists() and not (out / MANIFEST).exists() and (not out.is_dir() or any(out.iterdir()))
+    if foreign:
+        raise OutputError(f"{out}: exists and is not a returnsim results folder; choose another --out")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:

@@ -56,7 +56,8 @@ def test_bad_scenario_exits_2_and_writes_nothing(tmp_path, capsys):
     bad.write_text('extends = "missing.toml"\n')
     out = tmp_path / "res"
     assert main(["run", str(bad), "--out", str(out)]) == 2
-    assert capsys.readouterr().err.strip() == f'{bad}: extends = "missing.toml": no such file {tmp_path / "missing.toml"}'
+    expected = f'{bad}: extends = "missing.toml": no such file {tmp_path / "missing.toml"}'
+    assert capsys.readouterr().err.strip() == expected
     assert not out.exists()
 
 

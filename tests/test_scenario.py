@@ -61,7 +61,8 @@ def test_unknown_key_inside_a_named_table_suggests_the_nearest(tmp_path):
     [
         ({"simulation.months": "12"}, 'simulation.months = "12": must be a whole number'),
         ({"simulation.months": 0}, "simulation.months = 0: must be at least 1"),
-        ({"simulation.start": "2017-13"}, 'simulation.start = "2017-13": must be a month written YYYY-MM, e.g. 2017-01'),
+        ({"simulation.start": "2017-13"},
+         'simulation.start = "2017-13": must be a month written YYYY-MM, e.g. 2017-01'),
         ({"economy.sanctions": "false"}, 'economy.sanctions = "false": must be true or false'),
         ({"hosts.alpha.pressure": -0.1}, "hosts.alpha.pressure = -0.1: must be between 0 and 1"),
         ({"hosts.alpha.deportation_targeting": "men"},
