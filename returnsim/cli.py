@@ -1,6 +1,8 @@
 """The ``returnsim`` command.
 
     returnsim run [SCENARIO] [--out DIR] [--seed N] [--months N] [--households-per-agent K]
+    returnsim compare A.toml B.toml [C.toml ...] [--out DIR] [--seeds N] [--months N] [--households-per-agent K]
+    returnsim check FILE [FILE ...]
 
 Exit codes: 0 success, 2 bad input (scenario file, flag or output folder), nothing written.
 """
@@ -67,6 +69,36 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-plot", action="store_true", help="skip overview.png")
     run.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
     run.set_defaults(handler=cmd_run)
+
+    cmp = sub.add_parser(
+        "compare",
+        help="run scenarios side by side over common seeds",
+        description="Run each scenario over the same seeds; print key outcomes with differences from the first "
+        "scenario and their spread across seeds; write runs.csv (tidy), outcomes.csv, summary.csv, "
+        "comparison.png and manifest.json into the output folder.",
+    )
+    cmp.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario files or built-in names (2 or more)")
+    cmp.add_argument(
+        "--out", type=Path, default=Path("results") / "compare", help="output folder (default: %(default)s)"
+    )
+    cmp.add_argument("--seeds", type=_positive_int, default=5, help="seeds per scenario (default: %(default)s)")
+    cmp.add_argument("--months", type=_positive_int, help="months to simulate (default: the first scenario's)")
+    cmp.add_argument(
+        "--households-per-agent", type=_positive_int, metavar="K",
+        help="households each agent stands for (default: the first scenario's)",
+    )
+    cmp.add_argument("--no-plot", action="store_true", help="skip comparison.png")
+    cmp.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    cmp.set_defaults(handler=cmd_compare)
+
+    check = sub.add_parser(
+        "check",
+        help="validate scenario files without running them",
+        description="Load and validate each scenario file (extends, events, cross-references). Exit 0 when all "
+        "are valid, 2 otherwise; each problem is printed to stderr on its own line.",
+    )
+    check.add_argument("files", nargs="+", metavar="FILE", help="scenario files or built-in names")
+    check.set_defaults(handler=cmd_check)
     return parser
 
 
@@ -118,6 +150,43 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(format_summary(result))
     print(f"results written to {out}/ (timeseries.csv, manifest.json{'' if args.no_plot else ', overview.png'})")
     return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from returnsim.compare import compare, format_table, write_comparison
+    from returnsim.results import OutputError
+
+    if len(args.scenarios) < 2:
+        print("returnsim compare: give at least two scenarios to compare", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    result = compare(  # a ScenarioError lists the problems of every file; main() prints them
+        args.scenarios, seeds=args.seeds, months=args.months, households_per_agent=args.households_per_agent,
+        progress=not args.quiet,
+    )
+    try:
+        write_comparison(result, args.out, plot=not args.no_plot)
+    except OutputError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not args.quiet:
+        print(format_table(result))
+    print(f"results written to {args.out}/ (runs.csv, outcomes.csv, summary.csv, "
+          f"{'' if args.no_plot else 'comparison.png, '}manifest.json)")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    failed = 0
+    for name in args.files:
+        try:
+            s = load_scenario(name)
+        except ScenarioError as exc:
+            failed += 1
+            print("\n".join(exc.problems), file=sys.stderr)
+            continue
+        sim = s.simulation
+        print(f"ok: {name} ({s.meta.name}: {len(s.events)} events, {sim.months} months from {sim.start})")
+    return EXIT_BAD_INPUT if failed else 0
 
 
 def format_summary(result) -> str:

@@ -10,7 +10,7 @@ displaced at location *l* from origin region *o* under controller *c*:
 .. math::
 
     V_i = \beta_0 + \beta_P P_l + \beta_L (L^{orig}_i - L^{here}_i) - \beta_D \hat r_i - \beta_V v_c
-          - \beta_C m_i k_c - \beta_H h_i + \beta_N n_i + \beta_A a_i - \beta_G g_i
+          - \beta_C m_i k_c - \beta_H h_i + \beta_N n_i + \beta_A a_i - \beta_G g_i + \beta_W w_l
 
     q_i = \sigma(V_i)                      \text{(monthly hazard of intending to return)}
 
@@ -20,8 +20,9 @@ displaced at location *l* from origin region *o* under controller *c*:
 
 with :math:`\sigma` the logistic function, :math:`\hat r_i` the perceived detention probability,
 :math:`m_i` a military-age man present, :math:`k_c` conscription enforced, :math:`h_i` the
-property-loss score, :math:`n_i` the share of network ties back home, :math:`a_i` attachment and
-:math:`g_i` integration. The survey-comparable intention is :math:`1-(1-q_i)^{12}`.
+property-loss score, :math:`n_i` the share of network ties back home, :math:`a_i` attachment,
+:math:`g_i` integration and :math:`w_l` violence against refugees in their host (a war reaching
+them, ``host_conflict_shock``). The survey-comparable intention is :math:`1-(1-q_i)^{12}`.
 
 >>> import numpy as np
 >>> from returnsim.scenario import Decision
@@ -70,6 +71,7 @@ class ReturnInputs:
     savings: np.ndarray = 0.0
     return_cost: np.ndarray = 0.0
     border_open: np.ndarray = 1.0
+    host_violence: np.ndarray = 0.0
 
     @classmethod
     def single(cls, **values: float) -> ReturnInputs:
@@ -90,6 +92,7 @@ def return_utility(x: ReturnInputs, b: Decision) -> np.ndarray:
         + b.network * x.network
         + b.attachment * x.attachment
         - b.integration * x.integration
+        + b.host_violence * x.host_violence
     )
 
 

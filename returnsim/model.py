@@ -2,6 +2,7 @@
 
 The order of a month (docs/ODD.md, "Process overview and scheduling"):
 
+0. timed policy events in force set this month's policy levers (``policies.Policies.apply``);
 1. origin economies move towards their targets, strained by last month's returnee inflow;
 2. displaced households decide whether to return (``decision.return_probability``);
 3. host countries deport households by their policy (rate, targeting, destination);
@@ -9,22 +10,25 @@ The order of a month (docs/ODD.md, "Process overview and scheduling"):
    may be released;
 5. returnees may be displaced again when security or livelihood fails;
 6. absentee property may be confiscated, and restituted where a programme runs;
-7. savings and months displaced move on;
+7. savings and months displaced move on; displaced households grow (``population.growth_annual``);
 8. households hear what happened to their ties who returned, and update perceived risk;
 9. indicators are computed from the columns and collected.
 """
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 
 import mesa
 import numpy as np
 
 from returnsim import decision, network, reporters
+from returnsim._malloc import retain_freed_memory
 from returnsim.agents import Household
-from returnsim.places import ORIGIN, Places
-from returnsim.population import Population, PropertyStatus, Status, synthesize
+from returnsim.places import ORIGIN, Places, deportation_eligible
+from returnsim.policies import Policies
+from returnsim.population import Population, PropertyStatus, Status, grow_households, synthesize
 from returnsim.scenario import Scenario
 
 _ABSENT_CONFISCABLE = (PropertyStatus.INTACT, PropertyStatus.DAMAGED, PropertyStatus.DESTROYED)
@@ -67,7 +71,10 @@ class ReturnModel(mesa.Model):
         self.places = Places.from_scenario(scenario)
         weight = households_per_agent or scenario.simulation.households_per_agent
         self.population: Population = synthesize(scenario, self.places, self.rng, weight)
+        if len(self.population) >= 100_000:
+            retain_freed_memory()  # speed at scale: reuse freed temporaries (see returnsim/_malloc.py)
         self.ties = network.build_ties(self.population.origin, scenario.network, self.rng)
+        self.policies = Policies(scenario, self.places)
         self.month_index = 0
         self.month = month_label(scenario.simulation.start, 0)
         self.initial_persons_by_origin = self.persons_by_origin()
@@ -82,8 +89,14 @@ class ReturnModel(mesa.Model):
         self.indicators: dict[str, float] = {}
         self.first_household_id = self.agent_id_counter
         if agents:
-            for _ in range(len(self.population)):
-                Household(self)
+            collecting = gc.isenabled()
+            gc.disable()  # millions of new objects and no garbage: cyclic collection would only slow this (~25 %)
+            try:
+                for _ in range(len(self.population)):
+                    Household(self)
+            finally:
+                if collecting:
+                    gc.enable()
         self.datacollector = mesa.DataCollector(model_reporters=reporters.model_reporters(self))
 
     # ------------------------------------------------------------------------ helpers
@@ -118,46 +131,60 @@ class ReturnModel(mesa.Model):
 
     def income(self, rows) -> np.ndarray:
         """Livelihood index where each row lives now (host, IDP location or home)."""
-        pop, pl, s = self.population, self.places, self.params
-        loc = pop.location[rows]
-        nH = self.n_hosts
-        in_host = loc < nH
-        region = np.maximum(loc.astype(np.int32) - nH, 0)
-        at_home = loc == pop.origin[rows] + nH
-        host_liv = pl.host_livelihood(s.economy.host_aid_effect)[np.minimum(loc, nH - 1)]
-        loss = decision.property_loss_score(pop.property[rows], s.property)
-        home = pl.livelihood[region] * (1.0 - s.property.housing_livelihood_penalty * loss)
-        away = pl.livelihood[region] * s.idps.livelihood_factor
-        return np.where(in_host, host_liv, np.where(at_home, home, away)) * pop.skill[rows]
+        pop = self.population
+        return self._income(pop.location[rows], pop.origin[rows], pop.property[rows], pop.skill[rows])
+
+    # Speed (benchmarks/README.md): what depends only on a row's place and property status is computed
+    # once per month in small tables and gathered, instead of being evaluated element by element.
+
+    def _by_location(self, host_values: np.ndarray, idp_value) -> np.ndarray:
+        """A table by location code: each host's value, then ``idp_value`` for every Syrian region."""
+        return np.concatenate([host_values, np.full(self.places.n_regions, idp_value, host_values.dtype)])
+
+    def _income(self, loc, origin, prop, skill) -> np.ndarray:
+        """``income`` from gathered columns: in a host its livelihood; at home the region's, less the
+        housing penalty; elsewhere in Syria the region's times the IDP factor; all times skill."""
+        pl, s = self.places, self.params
+        nH, R, P = self.n_hosts, pl.n_regions, len(PropertyStatus)
+        loss = decision.property_loss_score(np.arange(P), s.property)
+        table = np.empty((nH + R, R, P))
+        table[:nH] = pl.host_livelihood(s.economy.host_aid_effect)[:, None, None]
+        table[nH:] = (pl.livelihood * s.idps.livelihood_factor)[:, None, None]
+        table[nH + np.arange(R), np.arange(R)] = pl.livelihood[:, None] * (
+            1.0 - s.property.housing_livelihood_penalty * loss
+        )
+        cell = loc.astype(np.int32)
+        cell *= R
+        cell += origin
+        cell *= P
+        cell += prop
+        return table.reshape(-1)[cell] * skill
 
     def return_inputs(self, rows) -> decision.ReturnInputs:
         """Decision inputs of the given (displaced) rows, read from the columns and places."""
         pop, pl, s = self.population, self.places, self.params
         rows = np.asarray(rows)
-        loc, origin = pop.location[rows], pop.origin[rows]
-        nH = self.n_hosts
-        in_host = loc < nH
-        h = np.minimum(loc, nH - 1)
-        ctrl = pl.controller[origin]
-        loss = decision.property_loss_score(pop.property[rows], s.property)
-        there = pl.livelihood[origin] * pop.skill[rows] * (1.0 - s.property.housing_livelihood_penalty * loss)
+        loc, origin, prop, skill = pop.location[rows], pop.origin[rows], pop.property[rows], pop.skill[rows]
+        loss_table = decision.property_loss_score(np.arange(len(PropertyStatus)), s.property)
+        there = pl.livelihood[origin] * skill
+        there *= (1.0 - s.property.housing_livelihood_penalty * loss_table)[prop]
+        there -= self._income(loc, origin, prop, skill)
+        months = pop.months_displaced[rows]
+        settled = decision.integration(np.arange(int(months.max(initial=0)) + 1), 1.0, s.decision.integration_months)
         return decision.ReturnInputs(
-            pressure=np.where(in_host, pl.host_pressure[h], s.idps.pressure),
-            livelihood_gap=there - self.income(rows),
+            pressure=self._by_location(pl.host_pressure, s.idps.pressure)[loc],
+            livelihood_gap=there,
             perceived_risk=pop.perceived_risk[rows],
-            violence=pl.violence[ctrl],
-            conscription=pop.military_age_man[rows] & pl.conscription[ctrl],
-            property_loss=loss,
+            violence=pl.violence[pl.controller][origin],
+            conscription=pop.military_age_man[rows] & pl.conscription[pl.controller][origin],
+            property_loss=loss_table[prop],
             network=self._network_share[rows],
             attachment=pop.attachment[rows],
-            integration=decision.integration(
-                pop.months_displaced[rows],
-                np.where(in_host, pl.host_integration[h], s.idps.integration),
-                s.decision.integration_months,
-            ),
+            integration=self._by_location(pl.host_integration, s.idps.integration)[loc] * settled[months],
             savings=pop.savings[rows],
-            return_cost=np.where(in_host, pl.host_return_cost[h], s.idps.return_cost),
-            border_open=np.where(in_host, pl.host_border_open[h], True),
+            return_cost=self._by_location(pl.host_return_cost, s.idps.return_cost)[loc],
+            border_open=self._by_location(pl.host_border_open, True)[loc],
+            host_violence=self._by_location(pl.host_violence, 0.0)[loc],
         )
 
     def return_probabilities(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -166,11 +193,24 @@ class ReturnModel(mesa.Model):
 
     def true_detention_risk(self, rows=slice(None), forced=False) -> np.ndarray:
         """Detention probability on return home for each row's profile, under today's controllers."""
-        pop, pl = self.population, self.places
-        base = pl.detention_on_return[pl.controller[pop.origin[rows]]]
-        return decision.detention_probability(
-            base, pop.military_age_man[rows], pop.exposed[rows], forced, self.params.security
-        )
+        pop = self.population
+        origin, mam, exposed = pop.origin[rows], pop.military_age_man[rows], pop.exposed[rows]
+        if np.ndim(forced) > 0:
+            return self._detention_risk(origin, mam, exposed, forced)
+        # Speed: the risk depends only on origin and profile, so compute it per (origin, man, exposed) and gather.
+        R = self.places.n_regions
+        mam_t, exposed_t = np.tile([False, True, False, True], R), np.tile([False, False, True, True], R)
+        table = self._detention_risk(np.repeat(np.arange(R), 4), mam_t, exposed_t, forced)
+        cell = np.asarray(origin, np.intp) * 4
+        cell += mam
+        cell += exposed
+        cell += exposed
+        return table[cell]
+
+    def _detention_risk(self, origin, mam, exposed, forced) -> np.ndarray:
+        pl = self.places
+        base = pl.detention_base(pl.detention_on_return, pl.controller[origin], mam, exposed)
+        return decision.detention_probability(base, mam, exposed, forced, self.params.security)
 
     # --------------------------------------------------------------------------- step
 
@@ -178,6 +218,7 @@ class ReturnModel(mesa.Model):
         """Simulate one calendar month."""
         self.month = month_label(self.params.simulation.start, self.month_index)
         self.flows = dict.fromkeys(reporters.FLOW_KEYS, 0.0)
+        self.policies.apply(self)
         self.places.update_economy(self.params, self._inflow)
         volunteers, deported = self._decide_and_deport()
         arrived = np.zeros(len(self.population), bool)
@@ -217,12 +258,7 @@ class ReturnModel(mesa.Model):
         stay = rows[~go & in_host]
         h = pop.location[stay]
         target = pl.deportation_targeting[h]
-        eligible = (
-            (target == 0)
-            | ((target == 1) & ~pop.registered[stay])
-            | ((target == 2) & pop.military_age_man[stay])
-            | ((target == 3) & pop.single_man[stay])
-        )
+        eligible = deportation_eligible(target, pop.registered[stay], pop.military_age_man[stay], pop.single_man[stay])
         deported = stay[eligible & (rng.random(len(stay)) < pl.deportation_rate[h])]
         dest = pl.deportation_destination[pop.location[deported]]
         dest = np.where(dest == ORIGIN, pop.origin[deported], dest)
@@ -250,7 +286,7 @@ class ReturnModel(mesa.Model):
         forced = np.concatenate([np.zeros(len(volunteers), bool), np.ones(len(deported), bool)])
         ctrl_arr = pl.controller[pop.location[arrivals] - nH]
         p_arr = decision.detention_probability(
-            pl.detention_on_return[ctrl_arr],
+            pl.detention_base(pl.detention_on_return, ctrl_arr, pop.military_age_man[arrivals], pop.exposed[arrivals]),
             pop.military_age_man[arrivals],
             pop.exposed[arrivals],
             forced,
@@ -261,7 +297,11 @@ class ReturnModel(mesa.Model):
         settled = np.flatnonzero((pop.status == Status.RETURNED) & ~arrived)
         ctrl = pl.controller[pop.origin[settled]]
         p_month = decision.detention_probability(
-            pl.detention_monthly[ctrl], pop.military_age_man[settled], pop.exposed[settled], False, s.security
+            pl.detention_base(pl.detention_monthly, ctrl, pop.military_age_man[settled], pop.exposed[settled]),
+            pop.military_age_man[settled],
+            pop.exposed[settled],
+            False,
+            s.security,
         )
         caught_later = settled[rng.random(len(settled)) < p_month]
 
@@ -294,36 +334,35 @@ class ReturnModel(mesa.Model):
         hazard = pl.confiscation_hazard * (1.0 - s.property.claim_success)
         if hazard.any():
             absent = pop.location != pop.origin + self.n_hosts
-            rows = np.flatnonzero(absent & np.isin(pop.property, _ABSENT_CONFISCABLE))
+            confiscable = np.isin(np.arange(len(PropertyStatus)), _ABSENT_CONFISCABLE)  # by status: a lookup
+            rows = np.flatnonzero(absent & confiscable[pop.property])
             taken = rows[rng.random(len(rows)) < hazard[pop.origin[rows]]]
             pop.property[taken] = PropertyStatus.CONFISCATED
             self.cumulative["properties_confiscated"] += len(taken) * pop.weight
-        if s.property.restitution_monthly > 0:
+        if pl.restitution_monthly > 0:
             lost = np.flatnonzero(
                 (pop.property == PropertyStatus.CONFISCATED) | (pop.property == PropertyStatus.OCCUPIED)
             )
-            back = lost[rng.random(len(lost)) < s.property.restitution_monthly]
+            back = lost[rng.random(len(lost)) < pl.restitution_monthly]
             pop.property[back] = PropertyStatus.INTACT
             self.flows["properties_restituted"] = float(len(back) * pop.weight)
 
     def _livelihoods(self) -> None:
         pop, e = self.population, self.params.economy
-        rows = np.flatnonzero(pop.status != Status.DETAINED)
-        saved = pop.savings[rows] + e.saving_rate * (self.income(rows) - e.poverty_line)
-        pop.savings[rows] = np.clip(saved, 0.0, e.savings_max)
+        # over whole columns (no gather/scatter of rows), written back where not detained
+        earned = self._income(pop.location, pop.origin, pop.property, pop.skill)
+        saved = np.clip(pop.savings + e.saving_rate * (earned - e.poverty_line), 0.0, e.savings_max)
+        np.copyto(pop.savings, saved, casting="same_kind", where=pop.status != Status.DETAINED)
         displaced = self.is_displaced()
         pop.months_displaced[displaced] += 1
+        grow_households(pop, displaced, self.params.population.growth_annual, self.rng)
 
     def _information(self) -> None:
         pop = self.population
         back, detained, share = network.news(self.ties, pop.status)
         self._network_share = share.astype(np.float32)
-        rows = np.flatnonzero(self.is_displaced())
-        pop.perceived_risk[rows] = network.update_perceived_risk(
-            pop.perceived_risk[rows],
-            self.true_detention_risk(rows),
-            back[rows],
-            detained[rows],
-            pop.info_confidence[rows],
-            self.params.network,
+        # over whole columns (no gather/scatter of rows), written back for the displaced
+        updated = network.update_perceived_risk(
+            pop.perceived_risk, self.true_detention_risk(), back, detained, pop.info_confidence, self.params.network
         )
+        np.copyto(pop.perceived_risk, updated, where=self.is_displaced())

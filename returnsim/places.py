@@ -18,6 +18,40 @@ from returnsim.scenario import Scenario
 
 TARGETING = ("all", "unregistered", "military_age_men", "single_men")
 ORIGIN = -1  # deportation destination code: the household's own origin region
+# policy levers: the attributes timed events (returnsim.policies) may change
+LEVERS = (
+    "host_pressure",
+    "host_aid",
+    "host_return_cost",
+    "host_border_open",
+    "host_violence",
+    "deportation_rate",
+    "deportation_targeting",
+    "deportation_destination",
+    "controller",
+    "confiscation_hazard",
+    "restitution_monthly",
+    "detention_on_return",
+    "detention_monthly",
+    "conscription",
+    "detention_factor",
+    "sanctions",
+    "reconstruction_aid",
+)
+
+
+def deportation_eligible(targeting, registered, military_age_man, single_man) -> np.ndarray:
+    """Whether each household is a target of its host's deportation policy (``TARGETING`` codes)."""
+    return (
+        (targeting == 0)
+        | ((targeting == 1) & ~registered)
+        | ((targeting == 2) & military_age_man)
+        | ((targeting == 3) & single_man)
+    )
+
+
+def _copy(value):
+    return value.copy() if isinstance(value, np.ndarray) else value
 
 
 @dataclass
@@ -37,6 +71,7 @@ class Places:
     deportation_rate: np.ndarray
     deportation_targeting: np.ndarray  # index into TARGETING
     deportation_destination: np.ndarray  # region number or ORIGIN
+    host_violence: np.ndarray  # violence against refugees where they live (host_conflict_shock), 0-1
     # regions
     controller: np.ndarray  # controller number per region
     prewar_population: np.ndarray
@@ -44,11 +79,13 @@ class Places:
     livelihood: np.ndarray  # current livelihood index, moves monthly
     displacement_destination: np.ndarray
     confiscation_hazard: np.ndarray
+    restitution_monthly: float  # share of confiscated/occupied homes returned to owners each month
     # controllers
     detention_on_return: np.ndarray
     detention_monthly: np.ndarray
     violence: np.ndarray
     conscription: np.ndarray
+    detention_factor: np.ndarray  # (controller, profile) multiplier on detention; profile = man + 2*exposed
     # national
     sanctions: bool
     reconstruction_aid: float
@@ -93,21 +130,39 @@ class Places:
                 (ORIGIN if h.deportation_destination == "origin" else r_index[h.deportation_destination] for h in H),
                 np.int16,
             ),
+            host_violence=np.zeros(len(hosts)),
             controller=arr((c_index[r.controller] for r in R), np.int16),
             prewar_population=arr(r.prewar_population for r in R),
             livelihood_base=arr(r.livelihood for r in R),
             livelihood=arr(r.livelihood for r in R),
             displacement_destination=arr((neighbour(i, r.displacement_destination) for i, r in enumerate(R)), np.int16),
             confiscation_hazard=np.full(len(regions), s.property.confiscation_hazard),
+            restitution_monthly=s.property.restitution_monthly,
             detention_on_return=arr(c.detention_on_return for c in s.controllers.values()),
             detention_monthly=arr(c.detention_monthly for c in s.controllers.values()),
             violence=arr(c.violence for c in s.controllers.values()),
             conscription=arr((c.conscription for c in s.controllers.values()), bool),
+            detention_factor=np.ones((len(ctrls), 4)),
             sanctions=s.economy.sanctions,
             reconstruction_aid=s.economy.reconstruction_aid,
             national=s.economy.national,
             _start_factor=s.economy.national * (1.0 - s.economy.sanctions_penalty * s.economy.sanctions),
         )
+
+    def detention_base(self, table: np.ndarray, controller, military_age_man, exposed) -> np.ndarray:
+        """A controller's base detention rate (``detention_on_return`` or ``detention_monthly``) for each
+        household, times any amnesty or security guarantee in force for its profile."""
+        profile = np.asarray(military_age_man, np.int8) + 2 * np.asarray(exposed, np.int8)
+        return table[controller] * self.detention_factor[controller, profile]
+
+    def levers(self) -> dict:
+        """Copies of every policy lever (what timed events may change), to restore them later."""
+        return {name: _copy(getattr(self, name)) for name in LEVERS}
+
+    def restore(self, levers: dict) -> None:
+        """Set the policy levers back to values saved by :meth:`levers`."""
+        for name, value in levers.items():
+            setattr(self, name, _copy(value))
 
     def host_livelihood(self, host_aid_effect: float) -> np.ndarray:
         """Livelihood index of refugees in each host: earnings plus assistance."""

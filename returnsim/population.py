@@ -170,3 +170,15 @@ def _draw_property(s: Scenario, origin: np.ndarray, rng: np.random.Generator) ->
     out[u < damaged + destroyed] = PropertyStatus.DESTROYED
     out[u < damaged] = PropertyStatus.DAMAGED
     return out
+
+
+def grow_households(pop: Population, mask: np.ndarray, growth_annual: float, rng: np.random.Generator) -> None:
+    """Natural increase: each household in ``mask`` gains a member with probability ``size * m`` this month,
+    where ``m = (1 + growth_annual) ** (1/12) - 1``, so persons grow by ``growth_annual`` a year
+    (household sizes are capped at 30). No random numbers are drawn when the rate is 0."""
+    if growth_annual <= 0:
+        return
+    idx = np.flatnonzero(mask)
+    monthly = (1.0 + growth_annual) ** (1.0 / 12.0) - 1.0
+    born = idx[rng.random(len(idx)) < pop.size[idx] * monthly]
+    pop.size[born] = np.minimum(pop.size[born] + 1, 30)

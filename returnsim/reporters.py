@@ -24,6 +24,7 @@ FLOW_KEYS = (
     "detained_on_arrival",
     "released",
     "redisplaced",
+    "displaced_by_conflict",
     "properties_restituted",
     "intend_return_12m_pct",
 )
@@ -54,13 +55,20 @@ def indicators(model: ReturnModel) -> dict[str, float | str]:
     persons = pop.persons
     displaced = model.is_displaced()
     in_host = displaced & (pop.location < nH)
-    by_host = np.bincount(pop.location[in_host], weights=persons[in_host], minlength=nH)
+    # persons by (status, location) in one pass; sums of whole persons are exact in float64
+    n_loc = nH + pl.n_regions
+    key = pop.status.astype(np.intp)
+    key *= n_loc
+    key += pop.location
+    table = np.bincount(key, weights=persons, minlength=len(Status) * n_loc).reshape(len(Status), n_loc)
+    away = table[Status.DISPLACED] + table[Status.REDISPLACED]
+    by_host = away[:nH]
     returned = pop.status == Status.RETURNED
     out: dict[str, float | str] = {"month": model.month, "refugees": float(by_host.sum())}
     out.update({f"refugees_{h}": float(v) for h, v in zip(pl.host_names, by_host, strict=False)})
-    out["idps"] = float(persons[displaced & ~in_host].sum())
-    out["returnees"] = float(persons[returned].sum())
-    out["detained_stock"] = float(persons[pop.status == Status.DETAINED].sum())
+    out["idps"] = float(away[nH:].sum())
+    out["returnees"] = float(table[Status.RETURNED].sum())
+    out["detained_stock"] = float(table[Status.DETAINED].sum())
     out.update({k: float(v) for k, v in model.flows.items()})
     out["properties_confiscated"] = float(model.cumulative["properties_confiscated"])
     rows = np.flatnonzero(returned)

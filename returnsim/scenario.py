@@ -23,11 +23,13 @@ import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
+    "EVENT_TYPES",
+    "Event",
     "Scenario",
     "ScenarioError",
     "builtin_scenarios",
@@ -122,6 +124,7 @@ class Population(_Node):
     attachment_mean: Share = 0.7
     info_confidence_mean: Share = 0.5
     initial_risk_bias: NonNegative = 2.0
+    growth_annual: Annotated[float, _between(0.0, 0.2)] = 0.0
 
 
 class Network(_Node):
@@ -144,6 +147,7 @@ class Decision(_Node):
     integration: float = 1.5
     feasibility_slope: NonNegative = 1.5
     integration_months: Positive = 60.0
+    host_violence: float = 6.0
 
 
 class Security(_Node):
@@ -234,6 +238,166 @@ class Controller(_Node):
     conscription: bool = False
 
 
+# ------------------------------------------------------------------------------ events
+# Timed policy events (``[[events]]``); what each does is in returnsim/policies.py and
+# scenarios/README.md. An event is in force from ``month`` to ``end`` (inclusive) or for
+# ``months`` months; with neither it stays in force to the end of the run.
+
+Profile = Literal["all", "military_age_men", "politically_exposed", "others"]
+
+
+class _Event(_Node):
+    month: Month
+    end: Month | None = None
+    months: PositiveInt | None = None
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _window(self):
+        if self.end is not None and self.months is not None:
+            raise ValueError("give either end or months, not both")
+        if self.end is not None and self.end < self.month:
+            raise ValueError(f"end {self.end} is before month {self.month}")
+        return self
+
+
+def _one_of(event: _Event, *names: str) -> None:
+    given = [n for n in names if getattr(event, n) is not None]
+    if len(given) != 1:
+        raise ValueError(f"give exactly one of {' or '.join(names)}")
+
+
+class DeportationEvent(_Event):
+    type: Literal["deportation"]
+    host: str
+    rate: Share | None = None  # monthly probability for each eligible household
+    quota: Count | None = None  # persons per month
+    targeting: Targeting = "unregistered"
+    destination: str = "origin"
+
+    @model_validator(mode="after")
+    def _rate_or_quota(self):
+        _one_of(self, "rate", "quota")
+        return self
+
+
+class HostPressureEvent(_Event):
+    type: Literal["host_pressure"]
+    host: str
+    level: Share
+
+
+class AidChangeEvent(_Event):
+    type: Literal["aid_change"]
+    host: str
+    level: Share | None = None
+    change: Annotated[float, _between(-1.0, 1.0)] | None = None
+
+    @model_validator(mode="after")
+    def _level_or_change(self):
+        _one_of(self, "level", "change")
+        return self
+
+
+class SanctionsReliefEvent(_Event):
+    type: Literal["sanctions_relief"]
+    lift_sanctions: bool = True
+    reconstruction_aid: Share = 0.0
+    ramp_months: Count = 12
+
+
+class _DetentionRelief(_Event):
+    controllers: list[str] = Field(default_factory=list)
+    detention_factor: Share = 0.5
+    credibility: Share = 0.0
+
+
+class AmnestyEvent(_DetentionRelief):
+    type: Literal["amnesty"]
+    profiles: list[Profile] = Field(default_factory=lambda: ["military_age_men"])
+
+
+class SecurityGuaranteeEvent(_DetentionRelief):
+    type: Literal["security_guarantee"]
+    profiles: list[Profile] = Field(default_factory=lambda: ["all"])
+
+
+class ConscriptionEvent(_Event):
+    type: Literal["conscription"]
+    controllers: list[str] = Field(default_factory=list)
+    enforced: bool
+
+
+class PropertyConfiscationEvent(_Event):
+    type: Literal["property_confiscation"]
+    regions: list[str] = Field(default_factory=list)
+    hazard: Share
+    claim_window_months: Count = 12
+
+
+class PropertyRestitutionEvent(_Event):
+    type: Literal["property_restitution"]
+    monthly: Share
+    repeal_confiscation: bool = True
+
+
+class ControlChangeEvent(_Event):
+    type: Literal["control_change"]
+    region: str
+    controller: str
+
+
+class BorderClosureEvent(_Event):
+    type: Literal["border_closure"]
+    host: str
+    open: bool = False
+
+
+class HostConflictShockEvent(_Event):
+    type: Literal["host_conflict_shock"]
+    host: str
+    violence: Share
+
+
+class ReturnPackageEvent(_Event):
+    type: Literal["return_package"]
+    host: str
+    subsidy: NonNegative
+
+
+class ConflictDisplacementEvent(_Event):
+    type: Literal["conflict_displacement"]
+    region: str
+    share: Share | None = None
+    persons: Count | None = None
+    destinations: Weights
+
+    @model_validator(mode="after")
+    def _share_or_persons(self):
+        _one_of(self, "share", "persons")
+        return self
+
+
+_EVENT_CLASSES = (
+    DeportationEvent,
+    HostPressureEvent,
+    AidChangeEvent,
+    SanctionsReliefEvent,
+    AmnestyEvent,
+    SecurityGuaranteeEvent,
+    ConscriptionEvent,
+    PropertyConfiscationEvent,
+    PropertyRestitutionEvent,
+    ControlChangeEvent,
+    BorderClosureEvent,
+    HostConflictShockEvent,
+    ReturnPackageEvent,
+    ConflictDisplacementEvent,
+)
+EVENT_TYPES: dict[str, type[_Event]] = {cls.model_fields["type"].annotation.__args__[0]: cls for cls in _EVENT_CLASSES}
+Event = Annotated[Union[_EVENT_CLASSES], Field(discriminator="type")]  # noqa: UP007
+
+
 class Scenario(_Node):
     """The whole scenario tree. Build it with :func:`load_scenario` or :func:`scenario_from_dict`."""
 
@@ -251,6 +415,7 @@ class Scenario(_Node):
     hosts: dict[str, Host]
     regions: dict[str, Region]
     controllers: dict[str, Controller]
+    events: list[Event] = Field(default_factory=list)
 
     def with_changes(self, changes: Mapping[str, Any]) -> Scenario:
         """Return a validated copy with dotted keys replaced, e.g. ``{"hosts.turkey.pressure": 0.8}``."""
@@ -332,6 +497,9 @@ def _load_raw(path: Path, chain: tuple[Path, ...]) -> tuple[dict, dict]:
     if not parent_path.exists():
         raise ScenarioError([f"{path}: extends = {_show(parent)}: no such file {parent_path}"])
     base, base_origin = _load_raw(parent_path, (*chain, real))
+    # the child's events follow the parent's in the merged list: shift their locations
+    shift = len(base["events"]) if isinstance(base.get("events"), list) and isinstance(raw.get("events"), list) else 0
+    origin = {(k[0], k[1] + shift, *k[2:]) if k[:1] == ("events",) and len(k) > 1 else k: v for k, v in origin.items()}
     return _merge(base, raw), {**base_origin, **origin}
 
 
@@ -412,10 +580,21 @@ _TYPE_WORDS = {
 
 def _describe(err: dict, raw: dict, origin: dict[tuple, str], default: str) -> str:
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    if len(loc) > 2 and loc[0] == "events" and isinstance(loc[1], int) and loc[2] in EVENT_TYPES:
+        loc = loc[:2] + loc[3:]  # pydantic names the union member; the file does not
     where = _source(loc, origin, default)
     kind = err["type"]
     if kind == "extra_forbidden":
-        return f"{where}: {_dotted(loc)}unknown key{_did_you_mean(loc)}"
+        return f"{where}: {_dotted(loc)}unknown key{_did_you_mean(loc, raw)}"
+    if kind == "union_tag_not_found":
+        return f"{where}: {_dotted(loc)}required key is missing: type (one of {', '.join(EVENT_TYPES)})"
+    if kind == "union_tag_invalid":
+        tag = err["ctx"]["tag"]
+        hint = difflib.get_close_matches(tag, EVENT_TYPES, n=1)
+        extra = f" (did you mean '{hint[0]}'?)" if hint else f" (known types: {', '.join(EVENT_TYPES)})"
+        return f"{where}: {_dotted((*loc, 'type'), err['input'].get('type'), True)}unknown event type{extra}"
+    if kind == "model_attributes_type":
+        return f"{where}: {_dotted(loc, err['input'], True)}must be a table"
     if kind == "missing":
         return f"{where}: {_dotted(loc)}required key is missing"
     if kind in _TYPE_WORDS:
@@ -424,19 +603,24 @@ def _describe(err: dict, raw: dict, origin: dict[tuple, str], default: str) -> s
         return f"{where}: {_dotted(loc, err['input'], True)}must be one of {err['ctx']['expected']}"
     if kind == "value_error":
         message = str(err["ctx"]["error"])
-        return f"{where}: {_dotted(loc, err['input'], True)}{message}"
+        shown = not isinstance(err["input"], dict)  # a rule across a table's keys: name the table only
+        return f"{where}: {_dotted(loc, err['input'], shown)}{message}"
     return f"{where}: {_dotted(loc, err.get('input'), True)}{err['msg']}"
 
 
-def _did_you_mean(loc: tuple) -> str:
-    hint = difflib.get_close_matches(str(loc[-1]), _keys_at(loc[:-1]), n=1, cutoff=0.6)
+def _did_you_mean(loc: tuple, raw: dict) -> str:
+    hint = difflib.get_close_matches(str(loc[-1]), _keys_at(loc[:-1], raw), n=1, cutoff=0.6)
     return f" (did you mean '{hint[0]}'?)" if hint else ""
 
 
-def _keys_at(parents: tuple) -> list[str]:
-    """The keys allowed in the table at ``parents`` (``dict[str, Table]`` fields skip one name)."""
+def _keys_at(parents: tuple, raw: dict) -> list[str]:
+    """The keys allowed in the table at ``parents`` (``dict[str, Table]`` fields skip one name;
+    an event's keys depend on its ``type``)."""
     model: type[BaseModel] = Scenario
     i = 0
+    if parents[:1] == ("events",) and len(parents) >= 2:
+        event = raw["events"][parents[1]]
+        model, i = EVENT_TYPES[event["type"]], 2
     while i < len(parents):
         field = model.model_fields.get(parents[i])
         if field is None:
@@ -494,4 +678,25 @@ def _cross_check(s: Scenario) -> list[tuple[tuple, str]]:
         out.append((("population", "single_man_share"), "must not exceed population.military_age_man_share"))
     if s.population.months_displaced_min > s.population.months_displaced_max:
         out.append((("population", "months_displaced_min"), "must not exceed population.months_displaced_max"))
+    hosts = list(s.hosts)
+    for i, event in enumerate(s.events):
+        loc = ("events", i)
+        if hasattr(event, "host"):
+            ref((*loc, "host"), event.host, hosts, "host")
+        if isinstance(event, DeportationEvent):
+            ref((*loc, "destination"), event.destination, regions, "region", ("origin",))
+        for name in getattr(event, "controllers", ()):
+            ref((*loc, "controllers"), name, controllers, "controller")
+        for name in getattr(event, "regions", ()):
+            ref((*loc, "regions"), name, regions, "region")
+        if isinstance(event, ControlChangeEvent | ConflictDisplacementEvent):
+            ref((*loc, "region"), event.region, regions, "region")
+        if isinstance(event, ControlChangeEvent):
+            ref((*loc, "controller"), event.controller, controllers, "controller")
+        if isinstance(event, ConflictDisplacementEvent):
+            for key in event.destinations:
+                ref((*loc, "destinations", key), key, [r for r in regions if r != event.region] + hosts,
+                    "destination (another region or a host)")
+            if sum(event.destinations.values()) <= 0:
+                out.append(((*loc, "destinations"), "needs at least one destination with a positive share"))
     return out
