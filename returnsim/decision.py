@@ -117,7 +117,8 @@ def intend_within(hazard, months: int = 12) -> np.ndarray:
 
 
 def integration(months_displaced, host_integration, time_scale: float) -> np.ndarray:
-    """Integration :math:`g_i = G_l (1 - e^{-t_i/\\tau})` after ``months_displaced`` in a host."""
+    """Integration :math:`g_i = G_l (1 - e^{-t_i/\\tau})` after ``months_displaced`` where the household lives
+    (a host, or an IDP location with ``G_l`` = ``idps.integration``)."""
     return host_integration * -np.expm1(-np.asarray(months_displaced, float) / time_scale)
 
 

@@ -78,6 +78,7 @@ class ReturnModel(mesa.Model):
         self.month_index = 0
         self.month = month_label(scenario.simulation.start, 0)
         self.initial_persons_by_origin = self.persons_by_origin()
+        self.births_by_origin = np.zeros(self.places.n_regions, np.int64)  # persons born since the start
         self.initial_persons_by_location = self.persons_by_location()
         self._network_share = np.zeros(len(self.population), np.float32)
         self._inflow = np.zeros(self.places.n_regions)  # persons arriving per region last month
@@ -153,7 +154,7 @@ class ReturnModel(mesa.Model):
         table[nH + np.arange(R), np.arange(R)] = pl.livelihood[:, None] * (
             1.0 - s.property.housing_livelihood_penalty * loss
         )
-        cell = loc.astype(np.int32)
+        cell = loc.astype(np.intp)
         cell *= R
         cell += origin
         cell *= P
@@ -164,7 +165,9 @@ class ReturnModel(mesa.Model):
         """Decision inputs of the given (displaced) rows, read from the columns and places."""
         pop, pl, s = self.population, self.places, self.params
         rows = np.asarray(rows)
-        loc, origin, prop, skill = pop.location[rows], pop.origin[rows], pop.property[rows], pop.skill[rows]
+        # native-integer indices once, for the many table look-ups below
+        loc, origin, prop = (c[rows].astype(np.intp) for c in (pop.location, pop.origin, pop.property))
+        skill = pop.skill[rows]
         loss_table = decision.property_loss_score(np.arange(len(PropertyStatus)), s.property)
         there = pl.livelihood[origin] * skill
         there *= (1.0 - s.property.housing_livelihood_penalty * loss_table)[prop]
@@ -190,6 +193,37 @@ class ReturnModel(mesa.Model):
     def return_probabilities(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
         """This month's voluntary-return probability of each given row."""
         return decision.return_probability(self.return_inputs(rows), self.params.decision)
+
+    def snapshot(self, rows=slice(None), labels: bool = False):
+        """Agent-level state now, as a ``pandas.DataFrame`` with one line per row (agent): ``month``, ``row``,
+        ``weight`` and every population column. Take one at chosen months (e.g. from ``simulate``'s
+        ``progress`` callback); the time series itself stays model-level. ``labels=True`` gives location,
+        origin, status and property as categorical names instead of codes.
+
+        >>> from returnsim import load_scenario
+        >>> m = ReturnModel(load_scenario("baseline"), seed=1, households_per_agent=1000, agents=False)
+        >>> snap = m.snapshot(labels=True)
+        >>> len(snap) == len(m.population), str(snap.location[0]), str(snap.status[0])
+        (True, 'turkey', 'displaced')
+        """
+        import pandas as pd
+
+        pop = self.population
+        index = np.arange(len(pop))[rows]
+        frame = pd.DataFrame({"month": self.month, "row": index, "weight": pop.weight})
+        for name, column in pop.columns().items():
+            frame[name] = column[rows]
+        if labels:
+            pl = self.places
+            names = {
+                "location": pl.host_names + pl.region_names,
+                "origin": pl.region_names,
+                "status": [s.name.lower() for s in Status],
+                "property": [s.name.lower() for s in PropertyStatus],
+            }
+            for name, categories in names.items():
+                frame[name] = pd.Categorical.from_codes(frame[name].to_numpy(np.int64), categories=categories)
+        return frame
 
     def true_detention_risk(self, rows=slice(None), forced=False) -> np.ndarray:
         """Detention probability on return home for each row's profile, under today's controllers."""
@@ -241,9 +275,10 @@ class ReturnModel(mesa.Model):
         q = decision.intention_hazard(x, s.decision)
         p = q * decision.feasibility(x.savings, x.return_cost, x.border_open, s.decision.feasibility_slope)
         in_host = pop.location[rows] < nH
-        self.flows["intend_return_12m_pct"] = (
-            100.0 * float(decision.intend_within(q[in_host], 12).mean()) if in_host.any() else 0.0
-        )
+        intend = 100.0 * decision.intend_within(q[in_host], 12)
+        surveyed = pl.host_surveyed[pop.location[rows[in_host]]]
+        self.flows["intend_return_12m_pct"] = float(intend.mean()) if len(intend) else 0.0
+        self.flows["intend_return_12m_pct_surveyed"] = float(intend[surveyed].mean()) if surveyed.any() else 0.0
         go = rng.random(len(rows)) < p
         volunteers = rows[go]
         pop.savings[volunteers] = np.maximum(pop.savings[volunteers] - x.return_cost[go], 0.0)
@@ -354,8 +389,11 @@ class ReturnModel(mesa.Model):
         saved = np.clip(pop.savings + e.saving_rate * (earned - e.poverty_line), 0.0, e.savings_max)
         np.copyto(pop.savings, saved, casting="same_kind", where=pop.status != Status.DETAINED)
         displaced = self.is_displaced()
-        pop.months_displaced[displaced] += 1
-        grow_households(pop, displaced, self.params.population.growth_annual, self.rng)
+        np.add(pop.months_displaced, 1, out=pop.months_displaced, where=displaced)
+        cfg = self.params.population
+        born = grow_households(pop, displaced, cfg.growth_annual, cfg.max_household_size, self.rng)
+        self.births_by_origin += np.bincount(pop.origin[born], minlength=self.places.n_regions) * pop.weight
+        self.flows["births"] = float(len(born) * pop.weight)
 
     def _information(self) -> None:
         pop = self.population

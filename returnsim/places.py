@@ -72,6 +72,7 @@ class Places:
     deportation_targeting: np.ndarray  # index into TARGETING
     deportation_destination: np.ndarray  # region number or ORIGIN
     host_violence: np.ndarray  # violence against refugees where they live (host_conflict_shock), 0-1
+    host_surveyed: np.ndarray  # bool: counted in the survey-comparable intention share
     # regions
     controller: np.ndarray  # controller number per region
     prewar_population: np.ndarray
@@ -131,6 +132,7 @@ class Places:
                 np.int16,
             ),
             host_violence=np.zeros(len(hosts)),
+            host_surveyed=arr((h.surveyed for h in H), bool),
             controller=arr((c_index[r.controller] for r in R), np.int16),
             prewar_population=arr(r.prewar_population for r in R),
             livelihood_base=arr(r.livelihood for r in R),
@@ -185,4 +187,5 @@ class Places:
         e = s.economy
         target = self.livelihood_target(s)
         strain = e.strain * inflow_persons / self.prewar_population
-        self.livelihood = np.clip(self.livelihood + e.adjust_rate * (target - self.livelihood) - strain, 0.01, 1.0)
+        moved = self.livelihood + e.adjust_rate * (target - self.livelihood) - strain
+        self.livelihood = np.clip(moved, e.livelihood_floor, 1.0)

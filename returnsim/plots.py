@@ -17,7 +17,8 @@ PANELS = (
     ("Returns this month (persons)", ["returns_voluntary_refugees", "returns_voluntary_idps", "returns_forced"]),
     ("Detained and re-displaced this month (persons)", ["detained", "redisplaced"]),
     ("Refugees by host (persons)", None),
-    ("Intend to return within 12 months (% of refugee households)", ["intend_return_12m_pct"]),
+    ("Intend to return within 12 months (% of refugee households)",
+     ["intend_return_12m_pct", "intend_return_12m_pct_surveyed"]),
     ("Returnees below the poverty line (share)", ["returnees_in_poverty_share"]),
 )
 
@@ -34,7 +35,7 @@ def overview(timeseries: pd.DataFrame, path: Path, title: str = "") -> Path:
             ax.plot(ts.index, ts[col], label=col.removeprefix("refugees_"))
         if "returns_voluntary_refugees" in cols:
             _observed_returns(ax, ts.index)
-        if "intend_return_12m_pct" in cols:
+        if "intend_return_12m_pct_surveyed" in cols:
             _observed_intentions(ax, ts.index)
         ax.set_title(panel_title, fontsize=10)
         ax.grid(alpha=0.3)
@@ -83,5 +84,5 @@ def _observed_intentions(ax, months: pd.DatetimeIndex) -> None:
     inside = (when >= months.min()) & (when <= months.max())
     if inside.any():
         ax.plot(when[inside], waves["intend_return_next_12_months_pct"][inside], "ko",
-                label="observed (UNHCR RPIS, 4 hosts)")
+                label="observed (UNHCR RPIS, surveyed hosts)")
         ax.legend(fontsize=8)

@@ -17,7 +17,7 @@ from returnsim.scenario import Scenario
 
 
 class Status(IntEnum):
-    DISPLACED = 0  # never returned since the start
+    DISPLACED = 0  # away from home and not yet back since the start (deportees sent elsewhere included)
     RETURNED = 1  # living back in the origin region
     DETAINED = 2  # held by security services after return
     REDISPLACED = 3  # returned, then displaced again
@@ -69,10 +69,12 @@ class Population:
         return sum(c.nbytes for c in self.columns().values())
 
 
-def _draw_sizes(rng: np.random.Generator, single: np.ndarray, mean: float, single_share: float) -> np.ndarray:
-    """Household sizes with overall mean ``mean``: single men are 1, others 1 + Poisson, capped at 30."""
+def _draw_sizes(
+    rng: np.random.Generator, single: np.ndarray, mean: float, single_share: float, cap: int
+) -> np.ndarray:
+    """Household sizes with overall mean ``mean``: single men are 1, others 1 + Poisson, capped at ``cap``."""
     others_mean = (mean - single_share) / max(1.0 - single_share, 1e-9)
-    size = np.minimum(1 + rng.poisson(max(others_mean - 1.0, 0.0), len(single)), 30).astype(np.int8)
+    size = np.minimum(1 + rng.poisson(max(others_mean - 1.0, 0.0), len(single)), cap).astype(np.int8)
     size[single] = 1
     return size
 
@@ -118,7 +120,9 @@ def synthesize(s: Scenario, places: Places, rng: np.random.Generator, weight: in
 
     mam = rng.random(n) < pop_cfg.military_age_man_share
     single = mam & (rng.random(n) < pop_cfg.single_man_share / max(pop_cfg.military_age_man_share, 1e-9))
-    size = _draw_sizes(rng, single, pop_cfg.persons_per_household, pop_cfg.single_man_share)
+    size = _draw_sizes(
+        rng, single, pop_cfg.persons_per_household, pop_cfg.single_man_share, pop_cfg.max_household_size
+    )
     former = np.array([r.former_opposition for r in s.regions.values()])[origin]
     exposed_p = np.where(former, pop_cfg.political_exposure_former_opposition, pop_cfg.political_exposure_other)
     exposed = rng.random(n) < exposed_p
@@ -143,16 +147,16 @@ def synthesize(s: Scenario, places: Places, rng: np.random.Generator, weight: in
             np.int16
         ),
         perceived_risk=np.minimum(actual * pop_cfg.initial_risk_bias, 1.0).astype(np.float32),
-        info_confidence=_beta_mean(rng, pop_cfg.info_confidence_mean, n),
-        attachment=_beta_mean(rng, pop_cfg.attachment_mean, n),
+        info_confidence=_beta_mean(rng, pop_cfg.info_confidence_mean, n, pop_cfg.trait_concentration),
+        attachment=_beta_mean(rng, pop_cfg.attachment_mean, n, pop_cfg.trait_concentration),
         status=np.zeros(n, np.int8),
         forced=np.zeros(n, bool),
         weight=weight,
     )
 
 
-def _beta_mean(rng: np.random.Generator, mean: float, n: int, concentration: float = 4.0) -> np.ndarray:
-    """Beta draws with the given mean (concentration 4: a broad spread; ASSUMPTION)."""
+def _beta_mean(rng: np.random.Generator, mean: float, n: int, concentration: float) -> np.ndarray:
+    """Beta draws with the given mean; ``concentration`` (a + b) sets the spread: 4 is broad."""
     if mean <= 0.0 or mean >= 1.0:
         return np.full(n, mean, np.float32)
     return rng.beta(mean * concentration, (1 - mean) * concentration, n).astype(np.float32)
@@ -172,13 +176,18 @@ def _draw_property(s: Scenario, origin: np.ndarray, rng: np.random.Generator) ->
     return out
 
 
-def grow_households(pop: Population, mask: np.ndarray, growth_annual: float, rng: np.random.Generator) -> None:
+def grow_households(
+    pop: Population, mask: np.ndarray, growth_annual: float, cap: int, rng: np.random.Generator
+) -> np.ndarray:
     """Natural increase: each household in ``mask`` gains a member with probability ``size * m`` this month,
     where ``m = (1 + growth_annual) ** (1/12) - 1``, so persons grow by ``growth_annual`` a year
-    (household sizes are capped at 30). No random numbers are drawn when the rate is 0."""
+    (household sizes stop at ``cap``). Returns the rows that grew; no random numbers are drawn when the
+    rate is 0."""
     if growth_annual <= 0:
-        return
+        return np.zeros(0, np.int64)
     idx = np.flatnonzero(mask)
     monthly = (1.0 + growth_annual) ** (1.0 / 12.0) - 1.0
     born = idx[rng.random(len(idx)) < pop.size[idx] * monthly]
-    pop.size[born] = np.minimum(pop.size[born] + 1, 30)
+    born = born[pop.size[born] < cap]
+    pop.size[born] += 1
+    return born

@@ -1,6 +1,7 @@
 """Model-level indicators, computed vectorised from the columns and collected by Mesa's DataCollector.
 
-Counts are persons (household size times households per agent) unless the name says households.
+Counts are persons (household size times households per agent), except ``properties_confiscated`` and
+``properties_restituted``, which count households (homes).
 Flows (``returns_*``, ``detained``, ``redisplaced``…) are this month's; stocks are at month end.
 """
 
@@ -27,6 +28,8 @@ FLOW_KEYS = (
     "displaced_by_conflict",
     "properties_restituted",
     "intend_return_12m_pct",
+    "intend_return_12m_pct_surveyed",
+    "births",
 )
 
 
@@ -99,7 +102,8 @@ def _reader(name: str):
 
 def summary(model: ReturnModel, timeseries) -> tuple[list[dict], dict]:
     """Per-host rows (persons at start, returned voluntarily, deported, still displaced) and totals."""
-    names = [*model.places.host_names, "IDPs (inside Syria)"]
+    hosts = model.params.hosts
+    names = [*(hosts[h].label or h for h in model.places.host_names), "IDPs (inside Syria)"]
     now = model.persons_by_location()
     rows = [
         {

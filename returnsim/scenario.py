@@ -125,6 +125,8 @@ class Population(_Node):
     info_confidence_mean: Share = 0.5
     initial_risk_bias: NonNegative = 2.0
     growth_annual: Annotated[float, _between(0.0, 0.2)] = 0.0
+    max_household_size: Annotated[int, _between(1, 100)] = 30
+    trait_concentration: Positive = 4.0
 
 
 class Network(_Node):
@@ -176,6 +178,7 @@ class Economy(_Node):
     host_aid_effect: NonNegative = 0.3
     saving_rate: NonNegative = 0.5
     savings_max: NonNegative = 24.0
+    livelihood_floor: Share = 0.01
 
 
 class Property(_Node):
@@ -216,6 +219,7 @@ class Host(_Node):
     deportation_targeting: Targeting = "unregistered"
     deportation_destination: str = "origin"
     origin_shares: Weights = Field(default_factory=dict)
+    surveyed: bool = True
 
 
 class Region(_Node):
@@ -666,7 +670,9 @@ def _cross_check(s: Scenario) -> list[tuple[tuple, str]]:
         ref(("hosts", name, "deportation_destination"), host.deportation_destination, regions, "region", ("origin",))
     for name, region in s.regions.items():
         ref(("regions", name, "controller"), region.controller, controllers, "controller")
-        if region.displacement_destination:
+        if region.displacement_destination == name:
+            out.append((("regions", name, "displacement_destination"), "must name another region"))
+        elif region.displacement_destination:
             ref(("regions", name, "displacement_destination"), region.displacement_destination, regions, "region")
         if region.damaged_share + region.destroyed_share + region.occupied_share > 1:
             out.append((("regions", name), "damaged_share + destroyed_share + occupied_share must not exceed 1"))

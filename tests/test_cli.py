@@ -36,7 +36,7 @@ def test_run_writes_timeseries_manifest_and_figure(tmp_path, capsys):
     assert manifest["version"] and manifest["wall_seconds"] > 0
     assert (out / "overview.png").read_bytes()[:4] == b"\x89PNG"
     text = capsys.readouterr().out
-    for word in ("turkey", "IDPs (inside Syria)", "returned voluntarily", "deported", "detained", "re-displaced",
+    for word in ("Turkey", "IDPs (inside Syria)", "returned voluntarily", "deported", "detained", "re-displaced",
                  "still displaced"):
         assert word in text
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folders left

@@ -15,7 +15,7 @@ from returnsim.population import PropertyStatus, Status
 def test_people_are_conserved_every_month_per_origin(toy):
     s = toy(**{"hosts.alpha.deportation_rate": 0.05, "hosts.alpha.deportation_targeting": "all",
                "controllers.gov.detention_on_return": 0.2, "security.release_monthly": 0.2,
-               "redisplacement.intercept": -2.0, "decision.intercept": -1.0})
+               "redisplacement.intercept": -2.0, "decision.intercept": -1.0, "population.growth_annual": 0.2})
     m = ReturnModel(s, seed=5)
     start = m.persons_by_origin()
     pop = m.population
@@ -32,18 +32,20 @@ def test_people_are_conserved_every_month_per_origin(toy):
             np.bincount(pop.origin[mask], weights=pop.persons[mask], minlength=2)
             for mask in (displaced, returned, detained)
         )
-        np.testing.assert_array_equal(total, start)
+        np.testing.assert_array_equal(total, start + m.births_by_origin)
         # returnees live in their origin region; displaced people do not
         assert (pop.location[returned] == pop.origin[returned] + m.n_hosts).all()
         assert (pop.location[displaced] != pop.origin[displaced] + m.n_hosts).all()
         seen.update(np.unique(pop.status).tolist())
     assert seen == {Status.DISPLACED, Status.RETURNED, Status.DETAINED, Status.REDISPLACED}
+    assert m.births_by_origin.sum() > 0
 
 
 def test_totals_in_timeseries_add_up(toy):
-    df = run(toy(**{"controllers.gov.detention_on_return": 0.1}), seed=2, months=18)
+    df = run(toy(**{"controllers.gov.detention_on_return": 0.1, "population.growth_annual": 0.1}), seed=2, months=18)
     total = df["refugees"] + df["idps"] + df["returnees"] + df["detained_stock"]
-    assert (total == total.iloc[0]).all()
+    assert (total.diff().iloc[1:] == df["births"].iloc[1:]).all()
+    assert df["births"].sum() > 0
     hosts = df["refugees_alpha"] + df["refugees_beta"]
     assert (hosts == df["refugees"]).all()
     assert (df["returns_voluntary"] == df["returns_voluntary_refugees"] + df["returns_voluntary_idps"]).all()

@@ -75,6 +75,8 @@ def test_unknown_key_inside_a_named_table_suggests_the_nearest(tmp_path):
         ({"hosts.beta.origin_shares": {"sooth": 1.0}},
          'hosts.beta.origin_shares.sooth: "sooth" is not a known region (did you mean \'south\'?)'),
         ({"decision.integration_months": 0.0}, "decision.integration_months = 0.0: must be greater than 0"),
+        ({"regions.north.displacement_destination": "north"},
+         "regions.north.displacement_destination: must name another region"),
         ({"population.single_man_share": 0.9},
          "population.single_man_share: must not exceed population.military_age_man_share"),
     ],
