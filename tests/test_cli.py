@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -119,14 +120,20 @@ def test_every_returnsim_command_in_the_readme_runs(tmp_path, monkeypatch):
             words = shlex.split(part)
             if words[:1] != ["returnsim"]:
                 continue
-            words = [w for w in words[1:]]
-            if "--months" not in words:
-                words += ["--months", "2"]
-            if "--households-per-agent" in words:  # keep the full-scale example small in the test
-                words[words.index("--households-per-agent") + 1] = "5000"
-            assert main([*words, "--quiet", "--no-plot"]) == 0, command
+            words = [match for w in words[1:] for match in (sorted(glob.glob(w)) if "*" in w else [w])]
+            if words[0] in ("run", "compare"):
+                if "--months" not in words:
+                    words += ["--months", "2"]
+                if "--households-per-agent" in words:  # keep the full-scale example small in the test
+                    words[words.index("--households-per-agent") + 1] = "5000"
+                else:
+                    words += ["--households-per-agent", "2000"]
+                if "--seeds" in words:
+                    words[words.index("--seeds") + 1] = "2"
+                words += ["--quiet", "--no-plot"]
+            assert main(words) == 0, command
             ran += 1
-    assert ran >= 4
+    assert ran >= 6
 
 
 def test_readme_python_example_runs():
