@@ -39,6 +39,17 @@ def _seed(text: str) -> int:
     return value
 
 
+def _size_and_output_options(parser: argparse.ArgumentParser, months: str, per_agent: str, figure: str) -> None:
+    """Flags shared by the commands that run the model: run length, scale, figure and verbosity."""
+    parser.add_argument("--months", type=_positive_int, help=f"months to simulate (default: {months})")
+    parser.add_argument(
+        "--households-per-agent", type=_positive_int, metavar="K",
+        help=f"households each agent stands for: 1 is full scale (default: {per_agent})",
+    )
+    parser.add_argument("--no-plot", action="store_true", help=f"skip {figure}")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="returnsim",
@@ -61,13 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", type=Path, help="results folder (default: results/<scenario name>)")
     run.add_argument("--seed", type=_seed, help="random seed (default: the scenario's simulation.seed)")
-    run.add_argument("--months", type=_positive_int, help="months to simulate (default: simulation.months)")
-    run.add_argument(
-        "--households-per-agent", type=_positive_int, metavar="K",
-        help="households each agent stands for: 1 is full scale (default: simulation.households_per_agent)",
-    )
-    run.add_argument("--no-plot", action="store_true", help="skip overview.png")
-    run.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
+    _size_and_output_options(run, "simulation.months", "simulation.households_per_agent", "overview.png")
     run.set_defaults(handler=cmd_run)
 
     cmp = sub.add_parser(
@@ -82,13 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("results") / "compare", help="output folder (default: %(default)s)"
     )
     cmp.add_argument("--seeds", type=_positive_int, default=5, help="seeds per scenario (default: %(default)s)")
-    cmp.add_argument("--months", type=_positive_int, help="months to simulate (default: the first scenario's)")
-    cmp.add_argument(
-        "--households-per-agent", type=_positive_int, metavar="K",
-        help="households each agent stands for (default: the first scenario's)",
-    )
-    cmp.add_argument("--no-plot", action="store_true", help="skip comparison.png")
-    cmp.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    _size_and_output_options(cmp, "the first scenario's", "the first scenario's", "comparison.png")
     cmp.set_defaults(handler=cmd_compare)
 
     check = sub.add_parser(
