@@ -80,11 +80,5 @@ def update_perceived_risk(
         signal = np.divide(detained, heard, out=np.zeros(len(heard), np.float32), where=heard > 0)
     learn = cfg.learning_rate * confidence
     learn *= heard > 0
-    # r + lam*c*(signal - r) + mu*(r_true - r), evaluated in place in that order
-    signal -= perceived
-    signal *= learn
-    signal += perceived
-    out = actual - perceived
-    out *= cfg.media_rate
-    out += signal
+    out = perceived + learn * (signal - perceived) + cfg.media_rate * (actual - perceived)
     return np.clip(out, 0.0, 1.0, out=out).astype(np.float32)
