@@ -35,31 +35,14 @@ import numpy as np
 from returnsim.model import ReturnModel, month_label
 from returnsim.places import ORIGIN, Places
 from returnsim.policies import Policies
-from returnsim.population import PropertyStatus, Status
+from returnsim.population import COLUMNS, PropertyStatus, Status
 
 DISPLACED, RETURNED, DETAINED, REDISPLACED = (int(s) for s in Status)
 CONFISCATED, OCCUPIED, INTACT = int(PropertyStatus.CONFISCATED), int(PropertyStatus.OCCUPIED), 0
 _CONFISCABLE = (int(PropertyStatus.INTACT), int(PropertyStatus.DAMAGED), int(PropertyStatus.DESTROYED))
 
 #: the per-household state, as in ``returnsim.population.Population``
-STATE = (
-    "location",
-    "origin",
-    "size",
-    "military_age_man",
-    "single_man",
-    "exposed",
-    "registered",
-    "property",
-    "skill",
-    "savings",
-    "months_displaced",
-    "perceived_risk",
-    "info_confidence",
-    "attachment",
-    "status",
-    "forced",
-)
+STATE = COLUMNS
 
 
 def _sigmoid(x: float) -> float:

@@ -9,26 +9,7 @@ from __future__ import annotations
 
 import mesa
 
-from returnsim.population import PropertyStatus, Status
-
-_COLUMNS = (
-    "location",
-    "origin",
-    "size",
-    "military_age_man",
-    "single_man",
-    "exposed",
-    "registered",
-    "property",
-    "skill",
-    "savings",
-    "months_displaced",
-    "perceived_risk",
-    "info_confidence",
-    "attachment",
-    "status",
-    "forced",
-)
+from returnsim.population import COLUMNS, PropertyStatus, Status
 
 
 def _column(name: str) -> property:
@@ -70,5 +51,5 @@ class Household(mesa.Agent):
         return float(self.model.return_probabilities([self.row])[0])
 
 
-for _name in _COLUMNS:
+for _name in COLUMNS:
     setattr(Household, _name, _column(_name))

@@ -63,10 +63,14 @@ class Population:
 
     def columns(self) -> dict[str, np.ndarray]:
         """The per-row columns by name (for snapshots and tests)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "weight"}
+        return {name: getattr(self, name) for name in COLUMNS}
 
     def nbytes(self) -> int:
         return sum(c.nbytes for c in self.columns().values())
+
+
+#: names of the per-row columns, in declaration order (everything but ``weight``)
+COLUMNS = tuple(f.name for f in fields(Population) if f.name != "weight")
 
 
 def _draw_sizes(
