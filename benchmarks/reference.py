@@ -128,7 +128,8 @@ class RefHousehold(mesa.Agent):
         """This household's month: decide, be deported, face security services, stay or leave again."""
         m, rnd = self.model, self.random
         status = self.status
-        arrived = False
+        held = self.detained > 0  # a member in detention at the start of the month
+        arrived = arrest = False
         if status in (DISPLACED, REDISPLACED):
             in_host = self.location < m.nH
             q, p = self.intention_and_probability()
@@ -157,17 +158,23 @@ class RefHousehold(mesa.Agent):
                 m.inflow[region] += self.persons
                 p_arr = self.detention_probability(m.detention_on_return, m.controller[region], self.forced)
                 if rnd.random() < p_arr:
-                    self.status = DETAINED
-                    m.flow["detained"] += self.persons
-                    m.flow["detained_on_arrival"] += self.persons
+                    arrest = True
+                    m.flow["detained_on_arrival"] += m.weight
         elif status == RETURNED:
             p_month = self.detention_probability(m.detention_monthly, m.controller[self.origin], False)
-            if rnd.random() < p_month:
+            arrest = rnd.random() < p_month
+        if held and rnd.random() < m.release_monthly:  # one member released, rejoins the household
+            self.detained -= 1
+            self.size += 1
+            if self.status == DETAINED:
+                self.status = RETURNED if self.location == self.origin + m.nH else REDISPLACED
+            m.flow["released"] += m.weight
+        if arrest:  # one member taken; nobody left at liberty: the household is wholly detained
+            self.detained += 1
+            self.size -= 1
+            if self.size == 0:
                 self.status = DETAINED
-                m.flow["detained"] += self.persons
-        elif status == DETAINED and rnd.random() < m.release_monthly:
-            self.status = RETURNED if self.location == self.origin + m.nH else REDISPLACED
-            m.flow["released"] += self.persons
+            m.flow["detained"] += m.weight
 
         if self.status == RETURNED and not arrived:  # displaced again?
             r = m.redisplacement
@@ -214,8 +221,8 @@ class RefHousehold(mesa.Agent):
     def learn(self) -> None:
         """News from ties (after everyone has moved): share back home, and perceived risk if displaced."""
         m, cfg = self.model, self.model.network_cfg
-        back = sum(1 for t in self.ties if t.status == RETURNED)
-        detained = sum(1 for t in self.ties if t.status == DETAINED)
+        back = sum(1 for t in self.ties if t.status == RETURNED and not t.detained)
+        detained = sum(1 for t in self.ties if t.detained)
         self.network_share = back / len(self.ties) if self.ties else 0.0
         if not self.displaced():
             return
@@ -272,7 +279,7 @@ class ReferenceModel(mesa.Model):
                 "refugees": lambda m: sum(a.persons for a in m.agents if a.displaced() and a.location < m.nH),
                 "idps": lambda m: sum(a.persons for a in m.agents if a.displaced() and a.location >= m.nH),
                 "returnees": lambda m: sum(a.persons for a in m.agents if a.status == RETURNED),
-                "detained_stock": lambda m: sum(a.persons for a in m.agents if a.status == DETAINED),
+                "detained_stock": lambda m: sum(a.detained for a in m.agents) * m.weight,
                 "returns_voluntary": lambda m: m.flow["returns_voluntary"],
                 "returns_forced": lambda m: m.flow["returns_forced"],
                 "detained": lambda m: m.flow["detained"],

@@ -115,8 +115,9 @@ class ReturnModel(mesa.Model):
         return self.population.origin[rows] + self.n_hosts
 
     def persons_by_origin(self) -> np.ndarray:
+        """Persons by origin region, members in detention included."""
         pop = self.population
-        return np.bincount(pop.origin, weights=pop.persons, minlength=self.places.n_regions)
+        return np.bincount(pop.origin, weights=pop.persons + pop.persons_detained, minlength=self.places.n_regions)
 
     def persons_by_location(self) -> np.ndarray:
         """Displaced persons in each host, and in the last entry all IDPs together."""
@@ -316,7 +317,6 @@ class ReturnModel(mesa.Model):
     def _security(self, volunteers: np.ndarray, deported: np.ndarray, arrived: np.ndarray) -> None:
         pop, pl, s, rng = self.population, self.places, self.params, self.rng
         nH = self.n_hosts
-        persons = pop.persons
         arrivals = np.concatenate([volunteers, deported])
         forced = np.concatenate([np.zeros(len(volunteers), bool), np.ones(len(deported), bool)])
         ctrl_arr = pl.controller[pop.location[arrivals] - nH]
@@ -340,16 +340,23 @@ class ReturnModel(mesa.Model):
         )
         caught_later = settled[rng.random(len(settled)) < p_month]
 
-        held = np.flatnonzero(pop.status == Status.DETAINED)
+        # Release: at most one member of a household a month, who rejoins it where it now lives.
+        held = np.flatnonzero(pop.detained > 0)
         released = held[rng.random(len(held)) < s.security.release_monthly]
-        at_home = pop.location[released] == pop.origin[released] + nH
-        pop.status[released] = np.where(at_home, Status.RETURNED, Status.REDISPLACED)
+        pop.detained[released] -= 1
+        pop.size[released] += 1
+        emptied = released[pop.status[released] == Status.DETAINED]
+        at_home = pop.location[emptied] == pop.origin[emptied] + nH
+        pop.status[emptied] = np.where(at_home, Status.RETURNED, Status.REDISPLACED)
 
+        # An arrest takes one member; a household with nobody left at liberty is wholly detained.
         new = np.concatenate([caught, caught_later])
-        pop.status[new] = Status.DETAINED
-        self.flows["detained"] = persons[new].sum()
-        self.flows["detained_on_arrival"] = persons[caught].sum()
-        self.flows["released"] = persons[released].sum()
+        pop.detained[new] += 1
+        pop.size[new] -= 1
+        pop.status[new[pop.size[new] == 0]] = Status.DETAINED
+        self.flows["detained"] = float(len(new) * pop.weight)
+        self.flows["detained_on_arrival"] = float(len(caught) * pop.weight)
+        self.flows["released"] = float(len(released) * pop.weight)
 
     def _redisplacement(self, arrived: np.ndarray) -> None:
         pop, pl, s, rng = self.population, self.places, self.params, self.rng
@@ -397,7 +404,7 @@ class ReturnModel(mesa.Model):
 
     def _information(self) -> None:
         pop = self.population
-        back, detained, share = network.news(self.ties, pop.status)
+        back, detained, share = network.news(self.ties, pop.status, pop.detained > 0)
         self._network_share = share.astype(np.float32)
         # over whole columns (no gather/scatter of rows), written back for the displaced
         updated = network.update_perceived_risk(

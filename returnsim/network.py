@@ -38,8 +38,9 @@ def build_ties(origin: np.ndarray, cfg: Network, rng: np.random.Generator) -> np
     return ties
 
 
-def news(ties: np.ndarray, status: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: ties back home (returned), ties detained, and the share of ties back home."""
+def news(ties: np.ndarray, status: np.ndarray, held: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: ties back home and free (returned, nobody held), ties with a member in detention, and the
+    share of ties back home and free. ``held`` flags the rows with a member in detention."""
     if ties.shape[1] == 0:
         zero = np.zeros(len(ties), np.float32)
         return zero, zero, zero
@@ -50,6 +51,7 @@ def news(ties: np.ndarray, status: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     code = np.zeros(max(Status) + 1, dtype)
     code[Status.RETURNED], code[Status.DETAINED] = 1, 1 << shift
     c = code[status]
+    c[held] = 1 << shift  # a member in detention is the news, whatever the household's status
     acc = c[ties[:, 0]]
     for j in range(1, k):
         acc += c[ties[:, j]]

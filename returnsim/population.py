@@ -19,7 +19,7 @@ from returnsim.scenario import Scenario
 class Status(IntEnum):
     DISPLACED = 0  # away from home and not yet back since the start (deportees sent elsewhere included)
     RETURNED = 1  # living back in the origin region
-    DETAINED = 2  # held by security services after return
+    DETAINED = 2  # every member held by security services after return (nobody left at home)
     REDISPLACED = 3  # returned, then displaced again
 
 
@@ -37,7 +37,7 @@ class Population:
 
     location: np.ndarray  # int16: host number, or n_hosts + region number
     origin: np.ndarray  # int16: region number
-    size: np.ndarray  # int8: persons per household
+    size: np.ndarray  # int8: persons per household, not counting members in detention
     military_age_man: np.ndarray  # bool
     single_man: np.ndarray  # bool: the household is one man of military age
     exposed: np.ndarray  # bool: politically exposed (wanted, profiled)
@@ -51,6 +51,7 @@ class Population:
     attachment: np.ndarray  # float32 in [0, 1]
     status: np.ndarray  # int8: Status
     forced: np.ndarray  # bool: the last return was a deportation
+    detained: np.ndarray  # int8: members held in detention (one taken at each arrest)
     weight: int  # households per row
 
     def __len__(self) -> int:
@@ -58,8 +59,13 @@ class Population:
 
     @property
     def persons(self) -> np.ndarray:
-        """Persons per row (household size times households per row)."""
+        """Persons living in each row's households (size times households per row; detainees not counted)."""
         return self.size.astype(np.int64) * self.weight
+
+    @property
+    def persons_detained(self) -> np.ndarray:
+        """Persons of each row held in detention."""
+        return self.detained.astype(np.int64) * self.weight
 
     def columns(self) -> dict[str, np.ndarray]:
         """The per-row columns by name (for snapshots and tests)."""
@@ -154,6 +160,7 @@ def synthesize(s: Scenario, places: Places, rng: np.random.Generator, weight: in
         info_confidence=_beta_mean(rng, pop_cfg.info_confidence_mean, n, pop_cfg.trait_concentration),
         attachment=_beta_mean(rng, pop_cfg.attachment_mean, n, pop_cfg.trait_concentration),
         status=np.zeros(n, np.int8),
+        detained=np.zeros(n, np.int8),
         forced=np.zeros(n, bool),
         weight=weight,
     )

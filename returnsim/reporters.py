@@ -71,7 +71,7 @@ def indicators(model: ReturnModel) -> dict[str, float | str]:
     out.update({f"refugees_{h}": float(v) for h, v in zip(pl.host_names, by_host, strict=False)})
     out["idps"] = float(away[nH:].sum())
     out["returnees"] = float(table[Status.RETURNED].sum())
-    out["detained_stock"] = float(table[Status.DETAINED].sum())
+    out["detained_stock"] = float(pop.persons_detained.sum())
     out.update({k: float(v) for k, v in model.flows.items()})
     out["properties_confiscated"] = float(model.cumulative["properties_confiscated"])
     rows = np.flatnonzero(returned)

@@ -24,14 +24,15 @@ def test_people_are_conserved_every_month_per_origin(toy):
         m.step()
         displaced = m.is_displaced()
         returned = pop.status == Status.RETURNED
-        detained = pop.status == Status.DETAINED
+        emptied = pop.status == Status.DETAINED
         assert not (displaced & returned).any()
-        assert (displaced | returned | detained).all()
-        # the three states add up to the initial total for every origin region
+        assert (displaced | returned | emptied).all()
+        assert (pop.size[emptied] == 0).all() and (pop.size[~emptied] > 0).all()
+        # displaced + returned + detained persons add up to the initial total (plus births) for every origin
         total = sum(
-            np.bincount(pop.origin[mask], weights=pop.persons[mask], minlength=2)
-            for mask in (displaced, returned, detained)
+            np.bincount(pop.origin[mask], weights=pop.persons[mask], minlength=2) for mask in (displaced, returned)
         )
+        total += np.bincount(pop.origin, weights=pop.persons_detained, minlength=2)
         np.testing.assert_array_equal(total, start + m.births_by_origin)
         # returnees live in their origin region; displaced people do not
         assert (pop.location[returned] == pop.origin[returned] + m.n_hosts).all()
@@ -39,6 +40,7 @@ def test_people_are_conserved_every_month_per_origin(toy):
         seen.update(np.unique(pop.status).tolist())
     assert seen == {Status.DISPLACED, Status.RETURNED, Status.DETAINED, Status.REDISPLACED}
     assert m.births_by_origin.sum() > 0
+    assert (pop.detained[pop.status == Status.RETURNED] > 0).any()  # families at home with a member held
 
 
 def test_totals_in_timeseries_add_up(toy):

@@ -133,7 +133,7 @@ def test_sanctions_relief_ramps_up_reconstruction_and_lifts_origin_livelihoods(w
 
 def test_amnesty_lowers_detentions(run):
     event = {"type": "amnesty", "month": "2020-01", "profiles": ["all"], "detention_factor": 0.1}
-    before, after = run(), run(event)
+    before, after = run(months=24), run(event, months=24)
     assert total(before, "detained") > 20
     assert total(after, "detained") < 0.5 * total(before, "detained")
 
