@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from returnsim.results import OutputError
 from returnsim.scenario import ScenarioError, load_scenario
 
 EXIT_BAD_INPUT = 2
@@ -108,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in exc.problems:
             print(line, file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OutputError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 def _progress_bar(total: int, desc: str, quiet: bool):
@@ -125,10 +129,11 @@ def _progress_bar(total: int, desc: str, quiet: bool):
 def cmd_run(args: argparse.Namespace) -> int:
     from returnsim.api import simulate
     from returnsim.plots import overview
-    from returnsim.results import OutputError, write_run
+    from returnsim.results import check_output_folder, write_run
 
     scenario = load_scenario(args.scenario)
     out = args.out or Path("results") / scenario.meta.name
+    check_output_folder(out)  # before the run, so a bad --out fails at once
     months = args.months or scenario.simulation.months
     bar, tick = _progress_bar(months, scenario.meta.name, args.quiet)
     with bar:
@@ -139,11 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     figure = None if args.no_plot else (
         lambda r, path: overview(r.timeseries, path, f"{scenario.meta.name} (seed {r.seed})")
     )
-    try:
-        write_run(result, out, str(args.scenario), figure)
-    except OutputError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_BAD_INPUT
+    write_run(result, out, str(args.scenario), figure)
     if not args.quiet:
         print(format_summary(result))
     print(f"results written to {out}/ (timeseries.csv, manifest.json{'' if args.no_plot else ', overview.png'})")
@@ -152,20 +153,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from returnsim.compare import compare, format_table, write_comparison
-    from returnsim.results import OutputError
+    from returnsim.results import check_output_folder
 
     if len(args.scenarios) < 2:
         print("returnsim compare: give at least two scenarios to compare", file=sys.stderr)
         return EXIT_BAD_INPUT
+    check_output_folder(args.out)  # before the runs, so a bad --out fails at once
     result = compare(  # a ScenarioError lists the problems of every file; main() prints them
         args.scenarios, seeds=args.seeds, months=args.months, households_per_agent=args.households_per_agent,
         progress=not args.quiet,
     )
-    try:
-        write_comparison(result, args.out, plot=not args.no_plot)
-    except OutputError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_BAD_INPUT
+    write_comparison(result, args.out, plot=not args.no_plot)
     if not args.quiet:
         print(format_table(result))
     print(f"results written to {args.out}/ (runs.csv, outcomes.csv, summary.csv, "

@@ -9,6 +9,7 @@ folder is left alone and reported as an error.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shutil
 import tempfile
@@ -16,8 +17,10 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from returnsim.api import RunResult
+if TYPE_CHECKING:
+    from returnsim.api import RunResult
 
 MANIFEST = "manifest.json"
 
@@ -26,13 +29,25 @@ class OutputError(RuntimeError):
     """The output folder cannot be written (exists and is not a results folder, or no permission)."""
 
 
-@contextmanager
-def atomic_folder(out: Path):
-    """Yield a temporary folder that replaces ``out`` in one rename when the block succeeds."""
+def check_output_folder(out: Path) -> None:
+    """Raise :class:`OutputError` unless ``out`` may be written: new, empty, or an earlier results folder.
+
+    Commands call it before they start simulating, so a bad ``--out`` fails at once, not after the runs.
+    """
     out = Path(out)
     foreign = out.exists() and not (out / MANIFEST).exists() and (not out.is_dir() or any(out.iterdir()))
     if foreign:
         raise OutputError(f"{out}: exists and is not a returnsim results folder; choose another --out")
+    parent = next((p for p in out.absolute().parents if p.exists()), None)
+    if parent is None or not os.access(parent if not out.exists() else out, os.W_OK):
+        raise OutputError(f"{out}: cannot be written (no permission)")
+
+
+@contextmanager
+def atomic_folder(out: Path):
+    """Yield a temporary folder that replaces ``out`` in one rename when the block succeeds."""
+    out = Path(out)
+    check_output_folder(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:

@@ -90,8 +90,24 @@ def test_refuses_to_overwrite_a_folder_that_is_not_a_results_folder(tmp_path, ca
     precious.mkdir()
     (precious / "notes.txt").write_text("keep me")
     assert main(["run", "--out", str(precious), *FAST]) == 2
-    assert "is not a returnsim results folder" in capsys.readouterr().err
+    expected = f"{precious}: exists and is not a returnsim results folder; choose another --out"
+    assert capsys.readouterr().err.strip() == expected
     assert (precious / "notes.txt").read_text() == "keep me"
+
+
+def test_a_bad_out_folder_fails_before_any_run(tmp_path, capsys, monkeypatch):
+    precious = tmp_path / "mine"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("simulated before checking --out")
+
+    monkeypatch.setattr("returnsim.api.simulate", must_not_run)
+    monkeypatch.setattr("returnsim.compare.compare", must_not_run)
+    assert main(["run", "--out", str(precious)]) == 2
+    assert main(["compare", "baseline", "sanctions_relief", "--out", str(precious)]) == 2
+    assert capsys.readouterr().err.count("is not a returnsim results folder") == 2
 
 
 # ------------------------------------------------------------------------------ README
