@@ -110,10 +110,6 @@ class ReturnModel(mesa.Model):
         nH = self.n_hosts
         return self.places.host_names[code] if code < nH else self.places.region_names[code - nH]
 
-    def home_code(self, rows=slice(None)) -> np.ndarray:
-        """Location code of each row's origin region."""
-        return self.population.origin[rows] + self.n_hosts
-
     def persons_by_origin(self) -> np.ndarray:
         """Persons by origin region, members in detention included."""
         pop = self.population
