@@ -43,7 +43,9 @@ def _size_and_output_options(parser: argparse.ArgumentParser, months: str, per_a
     """Flags shared by the commands that run the model: run length, scale, figure and verbosity."""
     parser.add_argument("--months", type=_positive_int, help=f"months to simulate (default: {months})")
     parser.add_argument(
-        "--households-per-agent", type=_positive_int, metavar="K",
+        "--households-per-agent",
+        type=_positive_int,
+        metavar="K",
         help=f"households each agent stands for: 1 is full scale (default: {per_agent})",
     )
     parser.add_argument("--no-plot", action="store_true", help=f"skip {figure}")
@@ -67,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
         "overview.png into the results folder.",
     )
     run.add_argument(
-        "scenario", nargs="?", default="baseline",
+        "scenario",
+        nargs="?",
+        default="baseline",
         help="scenario file, or the name of a built-in scenario (default: baseline)",
     )
     run.add_argument("--out", type=Path, help="results folder (default: results/<scenario name>)")
@@ -138,11 +142,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     bar, tick = _progress_bar(months, scenario.meta.name, args.quiet)
     with bar:
         result = simulate(
-            scenario, seed=args.seed, months=months, households_per_agent=args.households_per_agent,
-            agents=False, progress=tick,
+            scenario,
+            seed=args.seed,
+            months=months,
+            households_per_agent=args.households_per_agent,
+            agents=False,
+            progress=tick,
         )
-    figure = None if args.no_plot else (
-        lambda r, path: overview(r.timeseries, path, f"{scenario.meta.name} (seed {r.seed})")
+    figure = (
+        None
+        if args.no_plot
+        else (lambda r, path: overview(r.timeseries, path, f"{scenario.meta.name} (seed {r.seed})"))
     )
     write_run(result, out, str(args.scenario), figure)
     if not args.quiet:
@@ -160,14 +170,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     check_output_folder(args.out)  # before the runs, so a bad --out fails at once
     result = compare(  # a ScenarioError lists the problems of every file; main() prints them
-        args.scenarios, seeds=args.seeds, months=args.months, households_per_agent=args.households_per_agent,
+        args.scenarios,
+        seeds=args.seeds,
+        months=args.months,
+        households_per_agent=args.households_per_agent,
         progress=not args.quiet,
     )
     write_comparison(result, args.out, plot=not args.no_plot)
     if not args.quiet:
         print(format_table(result))
-    print(f"results written to {args.out}/ (runs.csv, outcomes.csv, summary.csv, "
-          f"{'' if args.no_plot else 'comparison.png, '}manifest.json)")
+    print(
+        f"results written to {args.out}/ (runs.csv, outcomes.csv, summary.csv, "
+        f"{'' if args.no_plot else 'comparison.png, '}manifest.json)"
+    )
     return 0
 
 
@@ -191,8 +206,10 @@ def format_summary(result) -> str:
 
     rows, totals = summary(result.model, result.timeseries)
     first, last = result.timeseries["month"].iloc[0], result.timeseries["month"].iloc[-1]
-    head = f"{result.scenario.meta.name}: {first} to {last}, seed {result.seed}, " \
-           f"{result.agents:,} agents x {result.households_per_agent} households (persons)"
+    head = (
+        f"{result.scenario.meta.name}: {first} to {last}, seed {result.seed}, "
+        f"{result.agents:,} agents x {result.households_per_agent} households (persons)"
+    )
     cols = ("at_start", "returned_voluntarily", "deported", "still_displaced")
     titles = ("at start", "returned voluntarily", "deported", "still displaced")
     width = max(len(r["where"]) for r in rows)

@@ -117,8 +117,9 @@ def compare(
     months = months or first.months
     hpa = households_per_agent or first.households_per_agent
     frames, wall = [], 0.0
-    with tqdm(total=len(loaded) * len(seed_list), desc="compare", unit="run", disable=None if progress else True,
-              leave=False) as bar:
+    with tqdm(
+        total=len(loaded) * len(seed_list), desc="compare", unit="run", disable=None if progress else True, leave=False
+    ) as bar:
         for label, s in zip(labels, loaded, strict=True):
             for seed in seed_list:
                 result = simulate(s, seed=seed, months=months, households_per_agent=hpa, agents=False)

@@ -119,9 +119,7 @@ class ReturnModel(mesa.Model):
         """Displaced persons in each host, and in the last entry all IDPs together."""
         pop, nH = self.population, self.n_hosts
         displaced = self.is_displaced()
-        return np.bincount(
-            np.minimum(pop.location[displaced], nH), weights=pop.persons[displaced], minlength=nH + 1
-        )
+        return np.bincount(np.minimum(pop.location[displaced], nH), weights=pop.persons[displaced], minlength=nH + 1)
 
     def is_displaced(self) -> np.ndarray:
         s = self.population.status

@@ -17,8 +17,10 @@ PANELS = (
     ("Returns this month (persons)", ["returns_voluntary_refugees", "returns_voluntary_idps", "returns_forced"]),
     ("Detained and re-displaced this month (persons)", ["detained", "redisplaced"]),
     ("Refugees by host (persons)", None),
-    ("Intend to return within 12 months (% of refugee households)",
-     ["intend_return_12m_pct", "intend_return_12m_pct_surveyed"]),
+    (
+        "Intend to return within 12 months (% of refugee households)",
+        ["intend_return_12m_pct", "intend_return_12m_pct_surveyed"],
+    ),
     ("Returnees below the poverty line (share)", ["returnees_in_poverty_share"]),
 )
 
@@ -83,6 +85,10 @@ def _observed_intentions(ax, months: pd.DatetimeIndex) -> None:
     when = pd.to_datetime(waves["fieldwork"].str[:7], format="%Y-%m")
     inside = (when >= months.min()) & (when <= months.max())
     if inside.any():
-        ax.plot(when[inside], waves["intend_return_next_12_months_pct"][inside], "ko",
-                label="observed (UNHCR RPIS, surveyed hosts)")
+        ax.plot(
+            when[inside],
+            waves["intend_return_next_12_months_pct"][inside],
+            "ko",
+            label="observed (UNHCR RPIS, surveyed hosts)",
+        )
         ax.legend(fontsize=8)

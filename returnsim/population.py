@@ -79,9 +79,7 @@ class Population:
 COLUMNS = tuple(f.name for f in fields(Population) if f.name != "weight")
 
 
-def _draw_sizes(
-    rng: np.random.Generator, single: np.ndarray, mean: float, single_share: float, cap: int
-) -> np.ndarray:
+def _draw_sizes(rng: np.random.Generator, single: np.ndarray, mean: float, single_share: float, cap: int) -> np.ndarray:
     """Household sizes with overall mean ``mean``: single men are 1, others 1 + Poisson, capped at ``cap``."""
     others_mean = (mean - single_share) / max(1.0 - single_share, 1e-9)
     size = np.minimum(1 + rng.poisson(max(others_mean - 1.0, 0.0), len(single)), cap).astype(np.int8)
@@ -130,9 +128,7 @@ def synthesize(s: Scenario, places: Places, rng: np.random.Generator, weight: in
 
     mam = rng.random(n) < pop_cfg.military_age_man_share
     single = mam & (rng.random(n) < pop_cfg.single_man_share / max(pop_cfg.military_age_man_share, 1e-9))
-    size = _draw_sizes(
-        rng, single, pop_cfg.persons_per_household, pop_cfg.single_man_share, pop_cfg.max_household_size
-    )
+    size = _draw_sizes(rng, single, pop_cfg.persons_per_household, pop_cfg.single_man_share, pop_cfg.max_household_size)
     former = np.array([r.former_opposition for r in s.regions.values()])[origin]
     exposed_p = np.where(former, pop_cfg.political_exposure_former_opposition, pop_cfg.political_exposure_other)
     exposed = rng.random(n) < exposed_p

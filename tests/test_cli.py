@@ -27,8 +27,19 @@ def test_run_writes_timeseries_manifest_and_figure(tmp_path, capsys):
     assert main(["run", "baseline", "--out", str(out), "--seed", "4", *FAST]) == 0
     ts = pd.read_csv(out / "timeseries.csv")
     assert list(ts["month"]) == ["2017-01", "2017-02", "2017-03"]
-    required = {"month", "refugees", "idps", "returnees", "returns_voluntary", "returns_forced", "detained",
-                "redisplaced", "properties_confiscated", "returnees_in_poverty_share", "intend_return_12m_pct"}
+    required = {
+        "month",
+        "refugees",
+        "idps",
+        "returnees",
+        "returns_voluntary",
+        "returns_forced",
+        "detained",
+        "redisplaced",
+        "properties_confiscated",
+        "returnees_in_poverty_share",
+        "intend_return_12m_pct",
+    }
     required |= {f"refugees_{h}" for h in ("turkey", "lebanon", "jordan", "iraq", "egypt", "europe")}
     assert required <= set(ts.columns)
     manifest = json.loads((out / "manifest.json").read_text())
@@ -37,8 +48,15 @@ def test_run_writes_timeseries_manifest_and_figure(tmp_path, capsys):
     assert manifest["version"] and manifest["wall_seconds"] > 0
     assert (out / "overview.png").read_bytes()[:4] == b"\x89PNG"
     text = capsys.readouterr().out
-    for word in ("Turkey", "IDPs (inside Syria)", "returned voluntarily", "deported", "detained", "re-displaced",
-                 "still displaced"):
+    for word in (
+        "Turkey",
+        "IDPs (inside Syria)",
+        "returned voluntarily",
+        "deported",
+        "detained",
+        "re-displaced",
+        "still displaced",
+    ):
         assert word in text
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folders left
 
@@ -168,22 +186,41 @@ def test_module_entry_point():
 def test_installed_wheel_runs_the_builtin_scenario_from_any_directory(tmp_path):
     """Build a wheel, install it into a fresh environment, and run ``returnsim run`` outside the source tree."""
     wheels = tmp_path / "wheels"
-    build = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(wheels),
-             str(ROOT)]
+    build = [
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--quiet",
+        "--no-deps",
+        "--no-build-isolation",
+        "-w",
+        str(wheels),
+        str(ROOT),
+    ]
     subprocess.run(build, check=True, capture_output=True)
     env_dir = tmp_path / "env"
     venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
     wheel = next(wheels.glob("returnsim-*.whl"))
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-                    str(wheel)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", str(wheel)],
+        check=True,
+        capture_output=True,
+    )
     work = tmp_path / "elsewhere"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    done = subprocess.run([str(env_dir / "bin" / "returnsim"), "run", *FAST, "--quiet"], cwd=work,
-                          capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [str(env_dir / "bin" / "returnsim"), "run", *FAST, "--quiet"], cwd=work, capture_output=True, text=True, env=env
+    )
     assert done.returncode == 0, done.stderr
     assert (work / "results" / "baseline" / "timeseries.csv").exists()
-    where = subprocess.run([str(python), "-c", "import returnsim; print(returnsim.__file__)"], cwd=work,
-                           capture_output=True, text=True, env=env).stdout
+    where = subprocess.run(
+        [str(python), "-c", "import returnsim; print(returnsim.__file__)"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env=env,
+    ).stdout
     assert str(env_dir) in where  # the installed copy, not the source tree

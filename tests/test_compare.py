@@ -62,7 +62,12 @@ def test_outputs_are_written_at_once(pair, tmp_path):
     out = tmp_path / "cmp"
     write_comparison(pair, out)
     assert sorted(p.name for p in out.iterdir()) == [
-        "comparison.png", "manifest.json", "outcomes.csv", "runs.csv", "summary.csv", "summary.txt",
+        "comparison.png",
+        "manifest.json",
+        "outcomes.csv",
+        "runs.csv",
+        "summary.csv",
+        "summary.txt",
     ]
     assert [p.name for p in tmp_path.iterdir()] == ["cmp"]  # no temporary folder left behind
     manifest = json.loads((out / "manifest.json").read_text())
@@ -91,7 +96,7 @@ def test_cli_compare_with_a_bad_scenario_writes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err.splitlines()
     assert err[0] == f'{bad}: extends = "missing.toml": no such file {tmp_path / "missing.toml"}'
     assert err[1].startswith(f"{typo}: events[")
-    assert err[1].endswith('.type = "amnesti": unknown event type (did you mean \'amnesty\'?)')
+    assert err[1].endswith(".type = \"amnesti\": unknown event type (did you mean 'amnesty'?)")
     assert not out.exists()
 
 

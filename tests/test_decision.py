@@ -13,8 +13,17 @@ from returnsim import decision
 from returnsim.scenario import Decision, Property, Redisplacement, Security
 
 B = Decision(
-    intercept=-4.0, pressure=1.0, livelihood=2.0, detention_risk=20.0, violence=3.0, conscription=1.0,
-    property_loss=1.0, network=2.0, attachment=1.5, integration=1.5, feasibility_slope=1.5,
+    intercept=-4.0,
+    pressure=1.0,
+    livelihood=2.0,
+    detention_risk=20.0,
+    violence=3.0,
+    conscription=1.0,
+    property_loss=1.0,
+    network=2.0,
+    attachment=1.5,
+    integration=1.5,
+    feasibility_slope=1.5,
 )
 
 
@@ -100,8 +109,15 @@ unit = st.floats(0.0, 1.0, allow_nan=False)
 @given(risk=unit, extra=st.floats(0.0, 1.0), others=st.lists(unit, min_size=6, max_size=6), u=unit)
 def test_more_risk_never_raises_return_with_common_random_numbers(risk, extra, others, u):
     pressure, gap, violence, network, attachment, savings = others
-    common = dict(pressure=pressure, livelihood_gap=gap - 0.5, violence=violence, network=network,
-                  attachment=attachment, savings=3 * savings, return_cost=1.0)
+    common = dict(
+        pressure=pressure,
+        livelihood_gap=gap - 0.5,
+        violence=violence,
+        network=network,
+        attachment=attachment,
+        savings=3 * savings,
+        return_cost=1.0,
+    )
     low = decision.return_probability(decision.ReturnInputs.single(perceived_risk=risk, **common), B)[0]
     high = decision.return_probability(decision.ReturnInputs.single(perceived_risk=risk + extra, **common), B)[0]
     assert high <= low

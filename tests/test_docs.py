@@ -256,7 +256,7 @@ def test_odd_key_tables_match_the_schema():
                     continue
                 if documented != default or isinstance(documented, bool) != isinstance(default, bool):
                     problems.append(f"{table}.{key}: documented default {cell}, code default {default!r}")
-    assert not problems, "docs/ODD.md key tables disagree with returnsim/scenario.py:\n  " + "\n  ".join(problems)
+    assert not problems, "docs/ODD.md key tables disagree with returnsim/scenario/:\n  " + "\n  ".join(problems)
 
 
 # ------------------------------------------------------------------- paths and code names

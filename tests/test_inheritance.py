@@ -60,8 +60,9 @@ def test_errors_name_the_file_that_set_the_value(folder):
     """Even for events, whose positions shift when a parent's events come first."""
     n = len(load_scenario(folder / "baseline.toml").events)
     write(folder, "a.toml", 'extends = "baseline.toml"\n' + EVENT.format(month="2019-01", level=1.6))
-    b = write(folder, "b.toml", 'extends = "a.toml"\n' + EVENT.format(month="2020-01", level=0.9).replace(
-        "level", "levle"))
+    b = write(
+        folder, "b.toml", 'extends = "a.toml"\n' + EVENT.format(month="2020-01", level=0.9).replace("level", "levle")
+    )
     with pytest.raises(ScenarioError) as err:
         load_scenario(b)
     assert err.value.problems == [

@@ -71,8 +71,12 @@ def test_every_command_in_the_readme_runs(tmp_path, monkeypatch):
     """The ```sh block's commands, shortened (2 months, small scale) and run from a scratch folder."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "scenarios").symlink_to(SCENARIOS)
-    commands = [line.split("#")[0].strip() for block in re.findall(r"```sh\n(.*?)```", readme(), re.S)
-                for line in block.splitlines() if line.strip()]
+    commands = [
+        line.split("#")[0].strip()
+        for block in re.findall(r"```sh\n(.*?)```", readme(), re.S)
+        for line in block.splitlines()
+        if line.strip()
+    ]
     for command in commands:
         words = [w for word in shlex.split(command)[1:] for w in (sorted(glob.glob(word)) or [word])]
         if words[0] != "check":

@@ -13,9 +13,17 @@ from returnsim.population import PropertyStatus, Status
 
 
 def test_people_are_conserved_every_month_per_origin(toy):
-    s = toy(**{"hosts.alpha.deportation_rate": 0.05, "hosts.alpha.deportation_targeting": "all",
-               "controllers.gov.detention_on_return": 0.2, "security.release_monthly": 0.2,
-               "redisplacement.intercept": -2.0, "decision.intercept": -1.0, "population.growth_annual": 0.2})
+    s = toy(
+        **{
+            "hosts.alpha.deportation_rate": 0.05,
+            "hosts.alpha.deportation_targeting": "all",
+            "controllers.gov.detention_on_return": 0.2,
+            "security.release_monthly": 0.2,
+            "redisplacement.intercept": -2.0,
+            "decision.intercept": -1.0,
+            "population.growth_annual": 0.2,
+        }
+    )
     m = ReturnModel(s, seed=5)
     start = m.persons_by_origin()
     pop = m.population
@@ -102,9 +110,15 @@ def test_household_agents_are_handles_on_their_rows(toy):
 )
 def test_zero_deportation_rate_means_zero_forced_returns(toy, seed, pressure, targeting, other_rate):
     """Whatever else holds, a host with deportation rate 0 deports nobody; the other host's rate is its own."""
-    s = toy(**{"hosts.alpha.deportation_rate": 0.0, "hosts.alpha.deportation_targeting": targeting,
-               "hosts.alpha.pressure": pressure, "hosts.beta.deportation_rate": other_rate,
-               "hosts.beta.deportation_targeting": targeting})
+    s = toy(
+        **{
+            "hosts.alpha.deportation_rate": 0.0,
+            "hosts.alpha.deportation_targeting": targeting,
+            "hosts.alpha.pressure": pressure,
+            "hosts.beta.deportation_rate": other_rate,
+            "hosts.beta.deportation_targeting": targeting,
+        }
+    )
     m = ReturnModel(s, seed=seed, agents=False)
     for _ in range(3):
         m.step()
@@ -114,8 +128,14 @@ def test_zero_deportation_rate_means_zero_forced_returns(toy, seed, pressure, ta
 
 
 def test_deportation_moves_people_to_the_named_region(toy):
-    s = toy(**{"hosts.alpha.deportation_rate": 0.5, "hosts.alpha.deportation_targeting": "all",
-               "hosts.alpha.deportation_destination": "south", "decision.intercept": -30.0})
+    s = toy(
+        **{
+            "hosts.alpha.deportation_rate": 0.5,
+            "hosts.alpha.deportation_targeting": "all",
+            "hosts.alpha.deportation_destination": "south",
+            "decision.intercept": -30.0,
+        }
+    )
     m = ReturnModel(s, seed=1)
     alpha = np.flatnonzero(m.population.location == 0)
     m.step()
@@ -142,10 +162,12 @@ def test_confiscation_takes_only_absentee_property(toy):
 def test_higher_origin_risk_never_raises_voluntary_returns(toy, factor):
     """Common random numbers: same seed, only detention risk differs; month one's returns cannot rise."""
     base = toy(**{"decision.intercept": -2.0})
-    risky = base.with_changes({
-        "controllers.gov.detention_on_return": min(1.0, base.controllers["gov"].detention_on_return * factor),
-        "controllers.rebels.detention_on_return": min(1.0, base.controllers["rebels"].detention_on_return * factor),
-    })
+    risky = base.with_changes(
+        {
+            "controllers.gov.detention_on_return": min(1.0, base.controllers["gov"].detention_on_return * factor),
+            "controllers.rebels.detention_on_return": min(1.0, base.controllers["rebels"].detention_on_return * factor),
+        }
+    )
     low, high = ReturnModel(base, seed=9), ReturnModel(risky, seed=9)
     p_low = low.return_probabilities(np.arange(len(low.population)))
     p_high = high.return_probabilities(np.arange(len(high.population)))
@@ -167,9 +189,16 @@ def test_sanctions_relief_raises_origin_livelihood(toy):
 
 
 def test_news_of_detentions_raises_perceived_risk(toy):
-    s = toy(**{"controllers.gov.detention_on_return": 0.5, "controllers.rebels.detention_on_return": 0.5,
-               "decision.intercept": 0.0, "network.same_origin_share": 1.0, "network.media_rate": 0.0,
-               "population.initial_risk_bias": 0.05})
+    s = toy(
+        **{
+            "controllers.gov.detention_on_return": 0.5,
+            "controllers.rebels.detention_on_return": 0.5,
+            "decision.intercept": 0.0,
+            "network.same_origin_share": 1.0,
+            "network.media_rate": 0.0,
+            "population.initial_risk_bias": 0.05,
+        }
+    )
     m = ReturnModel(s, seed=3)
     before = m.population.perceived_risk.copy()
     for _ in range(3):

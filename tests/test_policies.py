@@ -80,8 +80,14 @@ def test_no_events_leave_the_run_unchanged(run):
 
 
 def test_deportation_moves_people_to_the_named_destination(run):
-    event = {"type": "deportation", "month": "2020-02", "host": "alpha", "rate": 0.1, "targeting": "all",
-             "destination": "south"}
+    event = {
+        "type": "deportation",
+        "month": "2020-02",
+        "host": "alpha",
+        "rate": 0.1,
+        "targeting": "all",
+        "destination": "south",
+    }
     before, after = run(), run(event)
     assert total(before, "returns_forced") == 0
     assert total(after, "returns_forced") > 1000
@@ -139,8 +145,14 @@ def test_amnesty_lowers_detentions(run):
 
 
 def test_security_guarantee_covers_only_the_profiles_it_names(world):
-    event = {"type": "security_guarantee", "month": "2020-01", "profiles": ["politically_exposed"],
-             "detention_factor": 0.2, "controllers": ["gov"], "credibility": 1.0}
+    event = {
+        "type": "security_guarantee",
+        "month": "2020-01",
+        "profiles": ["politically_exposed"],
+        "detention_factor": 0.2,
+        "controllers": ["gov"],
+        "credibility": 1.0,
+    }
     base, m = ReturnModel(world(), agents=False), ReturnModel(world(event), agents=False)
     before_risk = m.population.perceived_risk.copy()
     base.step()
@@ -220,8 +232,13 @@ def test_return_package_lowers_the_cost_of_return_and_raises_returns(world, run)
 
 
 def test_conflict_displacement_moves_residents_and_redisplaces_returnees(world):
-    event = {"type": "conflict_displacement", "month": "2020-07", "region": "south", "share": 0.6,
-             "destinations": {"north": 1.0, "beta": 1.0}}
+    event = {
+        "type": "conflict_displacement",
+        "month": "2020-07",
+        "region": "south",
+        "share": 0.6,
+        "destinations": {"north": 1.0, "beta": 1.0},
+    }
     s = world(event)
     m = ReturnModel(s, agents=False)
     for _ in range(6):
@@ -241,8 +258,14 @@ def test_conflict_displacement_moves_residents_and_redisplaces_returnees(world):
 
 
 def test_conflict_displacement_by_persons_over_several_months(run):
-    event = {"type": "conflict_displacement", "month": "2020-01", "months": 4, "region": "south", "persons": 800,
-             "destinations": {"north": 1.0}}
+    event = {
+        "type": "conflict_displacement",
+        "month": "2020-01",
+        "months": 4,
+        "region": "south",
+        "persons": 800,
+        "destinations": {"north": 1.0},
+    }
     moved = run(event, months=6).timeseries["displaced_by_conflict"]
     assert moved.iloc[4:].sum() == 0
     assert 600 < moved.sum() < 1000
@@ -262,24 +285,45 @@ def test_population_growth_adds_persons_to_displaced_households(run):
 @pytest.mark.parametrize(
     ("event", "message"),
     [
-        ({"type": "deportation", "month": "2020-01", "host": "alpha", "rate_typo": 0.1},
-         "toy: events[0].rate_typo: unknown key (did you mean 'rate'?)"),
-        ({"type": "deportaton", "month": "2020-01"},
-         "toy: events[0].type = \"deportaton\": unknown event type (did you mean 'deportation'?)"),
-        ({"type": "deportation", "month": "2020-01", "host": "alpha"},
-         "toy: events[0]: give exactly one of rate or quota"),
-        ({"type": "host_pressure", "month": "2020-01", "host": "alfa", "level": 0.5},
-         "toy: events[0].host: \"alfa\" is not a known host (did you mean 'alpha'?)"),
-        ({"type": "host_pressure", "month": "2020-01", "host": "alpha", "level": 1.5},
-         "toy: events[0].level = 1.5: must be between 0 and 1"),
-        ({"type": "border_closure", "month": "2020-03", "end": "2020-01", "host": "alpha"},
-         "toy: events[0]: end 2020-01 is before month 2020-03"),
-        ({"type": "amnesty", "month": "2020-01", "profiles": ["men"]},
-         "toy: events[0].profiles[0] = \"men\": must be one of 'all', 'military_age_men', 'politically_exposed' "
-         "or 'others'"),
-        ({"type": "conflict_displacement", "month": "2020-01", "region": "south", "share": 0.1,
-          "destinations": {"south": 1.0}},
-         "toy: events[0].destinations.south: \"south\" is not a known destination (another region or a host)"),
+        (
+            {"type": "deportation", "month": "2020-01", "host": "alpha", "rate_typo": 0.1},
+            "toy: events[0].rate_typo: unknown key (did you mean 'rate'?)",
+        ),
+        (
+            {"type": "deportaton", "month": "2020-01"},
+            "toy: events[0].type = \"deportaton\": unknown event type (did you mean 'deportation'?)",
+        ),
+        (
+            {"type": "deportation", "month": "2020-01", "host": "alpha"},
+            "toy: events[0]: give exactly one of rate or quota",
+        ),
+        (
+            {"type": "host_pressure", "month": "2020-01", "host": "alfa", "level": 0.5},
+            "toy: events[0].host: \"alfa\" is not a known host (did you mean 'alpha'?)",
+        ),
+        (
+            {"type": "host_pressure", "month": "2020-01", "host": "alpha", "level": 1.5},
+            "toy: events[0].level = 1.5: must be between 0 and 1",
+        ),
+        (
+            {"type": "border_closure", "month": "2020-03", "end": "2020-01", "host": "alpha"},
+            "toy: events[0]: end 2020-01 is before month 2020-03",
+        ),
+        (
+            {"type": "amnesty", "month": "2020-01", "profiles": ["men"]},
+            "toy: events[0].profiles[0] = \"men\": must be one of 'all', 'military_age_men', 'politically_exposed' "
+            "or 'others'",
+        ),
+        (
+            {
+                "type": "conflict_displacement",
+                "month": "2020-01",
+                "region": "south",
+                "share": 0.1,
+                "destinations": {"south": 1.0},
+            },
+            'toy: events[0].destinations.south: "south" is not a known destination (another region or a host)',
+        ),
     ],
 )
 def test_bad_events_are_located_errors(event, message, toy):

@@ -44,7 +44,7 @@ def test_value_out_of_range_names_file_key_and_rule(tmp_path):
 
 
 def test_unknown_key_suggests_the_nearest(tmp_path):
-    path = write(tmp_path, '[simulation]\nmonts = 3\n[hosts]\n[regions]\n[controllers]\n')
+    path = write(tmp_path, "[simulation]\nmonts = 3\n[hosts]\n[regions]\n[controllers]\n")
     assert f"{path}: simulation.monts: unknown key (did you mean 'months'?)" in problems(path)
 
 
@@ -61,24 +61,38 @@ def test_unknown_key_inside_a_named_table_suggests_the_nearest(tmp_path):
     [
         ({"simulation.months": "12"}, 'simulation.months = "12": must be a whole number'),
         ({"simulation.months": 0}, "simulation.months = 0: must be at least 1"),
-        ({"simulation.start": "2017-13"},
-         'simulation.start = "2017-13": must be a month written YYYY-MM, e.g. 2017-01'),
+        (
+            {"simulation.start": "2017-13"},
+            'simulation.start = "2017-13": must be a month written YYYY-MM, e.g. 2017-01',
+        ),
         ({"economy.sanctions": "false"}, 'economy.sanctions = "false": must be true or false'),
         ({"hosts.alpha.pressure": -0.1}, "hosts.alpha.pressure = -0.1: must be between 0 and 1"),
-        ({"hosts.alpha.deportation_targeting": "men"},
-         "hosts.alpha.deportation_targeting = \"men\": must be one of 'all', 'unregistered', 'military_age_men' "
-         "or 'single_men'"),
-        ({"hosts.alpha.deportation_destination": "nort"},
-         'hosts.alpha.deportation_destination: "nort" is not a known region (did you mean \'north\'?)'),
-        ({"regions.north.controller": "gouv"},
-         'regions.north.controller: "gouv" is not a known controller (did you mean \'gov\'?)'),
-        ({"hosts.beta.origin_shares": {"sooth": 1.0}},
-         'hosts.beta.origin_shares.sooth: "sooth" is not a known region (did you mean \'south\'?)'),
+        (
+            {"hosts.alpha.deportation_targeting": "men"},
+            "hosts.alpha.deportation_targeting = \"men\": must be one of 'all', 'unregistered', 'military_age_men' "
+            "or 'single_men'",
+        ),
+        (
+            {"hosts.alpha.deportation_destination": "nort"},
+            "hosts.alpha.deportation_destination: \"nort\" is not a known region (did you mean 'north'?)",
+        ),
+        (
+            {"regions.north.controller": "gouv"},
+            "regions.north.controller: \"gouv\" is not a known controller (did you mean 'gov'?)",
+        ),
+        (
+            {"hosts.beta.origin_shares": {"sooth": 1.0}},
+            "hosts.beta.origin_shares.sooth: \"sooth\" is not a known region (did you mean 'south'?)",
+        ),
         ({"decision.integration_months": 0.0}, "decision.integration_months = 0.0: must be greater than 0"),
-        ({"regions.north.displacement_destination": "north"},
-         "regions.north.displacement_destination: must name another region"),
-        ({"population.single_man_share": 0.9},
-         "population.single_man_share: must not exceed population.military_age_man_share"),
+        (
+            {"regions.north.displacement_destination": "north"},
+            "regions.north.displacement_destination: must name another region",
+        ),
+        (
+            {"population.single_man_share": 0.9},
+            "population.single_man_share: must not exceed population.military_age_man_share",
+        ),
     ],
 )
 def test_exact_error_messages(change, message):

@@ -1,0 +1,94 @@
+"""Scenario files: a frozen, typed, validated tree loaded from TOML.
+
+A scenario is one TOML file. It may name a parent with ``extends = "other.toml"``
+(a path relative to its own file); the child's tables are merged key by key over the
+parent's, and ``[[events]]`` lists are concatenated (parent first).
+
+Every value is checked when the file is loaded. Errors name the file that set the
+value, the dotted key and the rule, one line each::
+
+    scenarios/x.toml: hosts.turkey.pressure = 1.5: must be between 0 and 1
+    scenarios/x.toml: hosts.turkey.presure: unknown key (did you mean 'pressure'?)
+
+The package is split by concern: ``fields`` (value types), ``schema`` (the tables), ``events`` (timed
+policy events), ``loading`` (files, ``extends``, built-in names, cross-checks) and ``errors`` (messages).
+
+>>> s = load_scenario("baseline")
+>>> s.simulation.start, sorted(s.hosts)[:2]
+('2017-01', ['egypt', 'europe'])
+"""
+
+from returnsim.scenario.errors import ScenarioError
+from returnsim.scenario.events import (
+    EVENT_TYPES,
+    AidChangeEvent,
+    AmnestyEvent,
+    BorderClosureEvent,
+    ConflictDisplacementEvent,
+    ConscriptionEvent,
+    ControlChangeEvent,
+    DeportationEvent,
+    Event,
+    HostConflictShockEvent,
+    HostPressureEvent,
+    PropertyConfiscationEvent,
+    PropertyRestitutionEvent,
+    ReturnPackageEvent,
+    SanctionsReliefEvent,
+    SecurityGuaranteeEvent,
+)
+from returnsim.scenario.loading import builtin_scenarios, load_scenario, resolve_path, scenario_from_dict
+from returnsim.scenario.schema import (
+    Controller,
+    Decision,
+    Economy,
+    Host,
+    Idps,
+    Meta,
+    Network,
+    Population,
+    Property,
+    Redisplacement,
+    Region,
+    Scenario,
+    Security,
+    Simulation,
+)
+
+__all__ = [
+    "EVENT_TYPES",
+    "AidChangeEvent",
+    "AmnestyEvent",
+    "BorderClosureEvent",
+    "ConflictDisplacementEvent",
+    "ConscriptionEvent",
+    "ControlChangeEvent",
+    "Controller",
+    "Decision",
+    "DeportationEvent",
+    "Economy",
+    "Event",
+    "Host",
+    "HostConflictShockEvent",
+    "HostPressureEvent",
+    "Idps",
+    "Meta",
+    "Network",
+    "Population",
+    "Property",
+    "PropertyConfiscationEvent",
+    "PropertyRestitutionEvent",
+    "Redisplacement",
+    "Region",
+    "ReturnPackageEvent",
+    "SanctionsReliefEvent",
+    "Scenario",
+    "ScenarioError",
+    "Security",
+    "SecurityGuaranteeEvent",
+    "Simulation",
+    "builtin_scenarios",
+    "load_scenario",
+    "resolve_path",
+    "scenario_from_dict",
+]

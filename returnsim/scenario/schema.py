@@ -1,0 +1,195 @@
+"""The scenario tree: one frozen, strictly typed table per section of a scenario file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from returnsim.scenario.events import Event, Targeting
+from returnsim.scenario.fields import (
+    Count,
+    Month,
+    NonNegative,
+    Positive,
+    PositiveInt,
+    Share,
+    Weights,
+    _at_least,
+    _between,
+    _Node,
+)
+
+
+class Meta(_Node):
+    name: str = "unnamed"
+    description: str = ""
+
+
+class Simulation(_Node):
+    start: Month = "2017-01"
+    months: PositiveInt = 84
+    households_per_agent: PositiveInt = 100
+    seed: Count = 0
+
+
+class Population(_Node):
+    persons_per_household: Annotated[float, _at_least(1.0)] = 4.6
+    military_age_man_share: Share = 0.45
+    single_man_share: Share = 0.08
+    political_exposure_former_opposition: Share = 0.35
+    political_exposure_other: Share = 0.08
+    months_displaced_min: Count = 12
+    months_displaced_max: Count = 72
+    savings_mean: NonNegative = 2.0
+    skill_sigma: NonNegative = 0.35
+    attachment_mean: Share = 0.7
+    info_confidence_mean: Share = 0.5
+    initial_risk_bias: NonNegative = 2.0
+    growth_annual: Annotated[float, _between(0.0, 0.2)] = 0.0
+    max_household_size: Annotated[int, _between(1, 100)] = 30
+    trait_concentration: Positive = 4.0
+
+
+class Network(_Node):
+    ties: Annotated[int, _between(0, 50)] = 6
+    same_origin_share: Share = 0.8
+    learning_rate: Share = 0.3
+    media_rate: Share = 0.02
+
+
+class Decision(_Node):
+    intercept: float = -6.0
+    pressure: float = 1.0
+    livelihood: float = 2.0
+    detention_risk: float = 20.0
+    violence: float = 3.0
+    conscription: float = 1.0
+    property_loss: float = 1.0
+    network: float = 2.0
+    attachment: float = 1.5
+    integration: float = 1.5
+    feasibility_slope: NonNegative = 1.5
+    integration_months: Positive = 60.0
+    host_violence: float = 6.0
+
+
+class Security(_Node):
+    military_age_multiplier: NonNegative = 2.0
+    political_exposure_multiplier: NonNegative = 3.0
+    forced_return_multiplier: NonNegative = 2.0
+    release_monthly: Share = 0.03
+
+
+class Redisplacement(_Node):
+    intercept: float = -6.5
+    violence: float = 4.0
+    poverty: float = 2.0
+    property_loss: float = 1.0
+
+
+class Economy(_Node):
+    national: Share = 0.45
+    sanctions: bool = True
+    sanctions_penalty: Share = 0.2
+    reconstruction_aid: Share = 0.0
+    aid_effect: NonNegative = 0.4
+    adjust_rate: Share = 0.05
+    strain: NonNegative = 2.0
+    poverty_line: NonNegative = 0.4
+    host_aid_effect: NonNegative = 0.3
+    saving_rate: NonNegative = 0.5
+    savings_max: NonNegative = 24.0
+    livelihood_floor: Share = 0.01
+
+
+class Property(_Node):
+    confiscation_hazard: Share = 0.0
+    claim_success: Share = 0.3
+    restitution_monthly: Share = 0.0
+    loss_damaged: Share = 0.3
+    loss_destroyed: Share = 1.0
+    loss_occupied: Share = 0.8
+    loss_confiscated: Share = 1.0
+    housing_livelihood_penalty: Share = 0.4
+
+
+class Idps(_Node):
+    persons: Count = 0
+    pressure: Share = 0.3
+    livelihood_factor: NonNegative = 0.8
+    return_cost: NonNegative = 0.5
+    integration: Share = 0.2
+    origin_shares: Weights = Field(default_factory=dict)
+    location_shares: Weights = Field(default_factory=dict)
+
+
+class Host(_Node):
+    label: str = ""
+    refugees: Count = 0
+    pressure: Share = 0.3
+    livelihood: NonNegative = 0.5
+    aid: Share = 0.3
+    integration: Share = 0.5
+    registered_share: Share = 0.9
+    return_cost: NonNegative = 3.0
+    border_open: bool = True
+    deportation_rate: Share = 0.0
+    deportation_targeting: Targeting = "unregistered"
+    deportation_destination: str = "origin"
+    origin_shares: Weights = Field(default_factory=dict)
+    surveyed: bool = True
+
+
+class Region(_Node):
+    label: str = ""
+    controller: str
+    prewar_population: PositiveInt
+    livelihood: Share = 0.5
+    damaged_share: Share = 0.15
+    destroyed_share: Share = 0.1
+    occupied_share: Share = 0.03
+    former_opposition: bool = False
+    displacement_destination: str = ""
+
+
+class Controller(_Node):
+    label: str = ""
+    detention_on_return: Share = 0.005
+    detention_monthly: Share = 0.0003
+    violence: Share = 0.1
+    conscription: bool = False
+
+
+class Scenario(_Node):
+    """The whole scenario tree. Build it with :func:`load_scenario` or :func:`scenario_from_dict`."""
+
+    extends: str = ""
+    meta: Meta = Field(default_factory=Meta)
+    simulation: Simulation = Field(default_factory=Simulation)
+    population: Population = Field(default_factory=Population)
+    network: Network = Field(default_factory=Network)
+    decision: Decision = Field(default_factory=Decision)
+    security: Security = Field(default_factory=Security)
+    redisplacement: Redisplacement = Field(default_factory=Redisplacement)
+    economy: Economy = Field(default_factory=Economy)
+    property: Property = Field(default_factory=Property)
+    idps: Idps = Field(default_factory=Idps)
+    hosts: dict[str, Host]
+    regions: dict[str, Region]
+    controllers: dict[str, Controller]
+    events: list[Event] = Field(default_factory=list)
+
+    def with_changes(self, changes: Mapping[str, Any]) -> Scenario:
+        """Return a validated copy with dotted keys replaced, e.g. ``{"hosts.turkey.pressure": 0.8}``."""
+        data = self.model_dump()
+        for dotted, value in changes.items():
+            node = data
+            *parents, leaf = dotted.split(".")
+            for key in parents:
+                node = node.setdefault(key, {})
+            node[leaf] = value
+        from returnsim.scenario.loading import scenario_from_dict
+
+        return scenario_from_dict(data, source="<changes>")
