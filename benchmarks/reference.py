@@ -31,10 +31,10 @@ import math
 
 import mesa
 import numpy as np
-
-from returnsim.model import ReturnModel, month_label
 from returnsim.places import ORIGIN, Places
 from returnsim.policies import Policies
+
+from returnsim.model import ReturnModel, month_label
 from returnsim.population import COLUMNS, PropertyStatus, Status
 
 DISPLACED, RETURNED, DETAINED, REDISPLACED = (int(s) for s in Status)

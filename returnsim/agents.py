@@ -1,8 +1,8 @@
 """``Household``: a thin Mesa agent whose attributes read and write its row in the columns.
 
-The monthly work is done over all rows at once by the model (see ``returnsim.model``);
-a ``Household`` is the per-agent face of that state for inspection, the dashboard and tests.
-One agent stands for ``model.population.weight`` identical households.
+The monthly work is done over all rows at once by the transitions (``returnsim.schedule``); a ``Household`` is
+the per-agent face of that state for inspection, the dashboard and tests. One agent stands for
+``model.population.weight`` identical households.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class Household(mesa.Agent):
 
     @property
     def origin_name(self) -> str:
-        return self.model.places.region_names[self.origin]
+        return self.model.geography.region_names[self.origin]
 
     def return_probability(self) -> float:
         """This month's probability of a voluntary return: the model's kernel on this row alone."""

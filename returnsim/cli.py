@@ -16,6 +16,7 @@ from pathlib import Path
 
 from returnsim.results import OutputError
 from returnsim.scenario import ScenarioError, load_scenario
+from returnsim.state import StateError
 
 EXIT_BAD_INPUT = 2
 
@@ -52,6 +53,36 @@ def _size_and_output_options(parser: argparse.ArgumentParser, months: str, per_a
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no table")
 
 
+def _set_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="change a scenario key, e.g. --set decision.intercept=-5.5 or --set events.turkey_quota.quota=8000 "
+        "(repeatable; VALUE is read as TOML)",
+    )
+
+
+def _save_state_option(args: argparse.Namespace, scenario, first: int, months: int):
+    """``(k, path)``: save after the k-th month of the run (``--save-at``, default the last)."""
+    from returnsim.geography import month_label, month_number
+    from returnsim.scenario import ScenarioError
+
+    if args.save_at is None:
+        return months, args.save_state
+    start = scenario.simulation.start
+    try:
+        k = month_number(args.save_at) - month_number(start) - first + 1
+    except ValueError:
+        k = 0
+    if not 1 <= k <= months:
+        last = month_label(start, first + months - 1)
+        raise ScenarioError(
+            [f"--save-at {args.save_at}: must be a month of the run, {month_label(start, first)} to {last}"]
+        )
+    return k, args.save_state
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="returnsim",
@@ -76,6 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", type=Path, help="results folder (default: results/<scenario name>)")
     run.add_argument("--seed", type=_seed, help="random seed (default: the scenario's simulation.seed)")
+    _set_option(run)
+    run.add_argument(
+        "--from",
+        dest="from_state",
+        metavar="STATE",
+        help="start from a state saved by --save-state (same seed and streams: a branch of that run)",
+    )
+    run.add_argument("--save-state", metavar="STATE", help="save the state at the end (or at --save-at) to this file")
+    run.add_argument("--save-at", metavar="YYYY-MM", help="with --save-state: save after this month instead")
     _size_and_output_options(run, "simulation.months", "simulation.households_per_agent", "overview.png")
     run.set_defaults(handler=cmd_run)
 
@@ -91,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("results") / "compare", help="output folder (default: %(default)s)"
     )
     cmp.add_argument("--seeds", type=_positive_int, default=5, help="seeds per scenario (default: %(default)s)")
+    _set_option(cmp)
     _size_and_output_options(cmp, "the first scenario's", "the first scenario's", "comparison.png")
     cmp.set_defaults(handler=cmd_compare)
 
@@ -101,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         "are valid, 2 otherwise; each problem is printed to stderr on its own line.",
     )
     check.add_argument("files", nargs="+", metavar="FILE", help="scenario files or built-in names")
+    _set_option(check)
     check.set_defaults(handler=cmd_check)
     return parser
 
@@ -113,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in exc.problems:
             print(line, file=sys.stderr)
         return EXIT_BAD_INPUT
-    except OutputError as exc:
+    except (OutputError, StateError) as exc:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
 
@@ -130,15 +172,35 @@ def _progress_bar(total: int, desc: str, quiet: bool):
     return bar, tick
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from returnsim.api import simulate
-    from returnsim.plots import overview
-    from returnsim.results import check_output_folder, write_run
+def _scenario(name: str, settings: list[str] | None):
+    """Load a scenario and apply ``--set KEY=VALUE`` changes (validated like the file itself)."""
+    from returnsim.scenario.changes import parse_assignment
 
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(name)
+    if settings:
+        scenario = scenario.with_changes(dict(parse_assignment(a) for a in settings), source="--set")
+    return scenario
+
+
+def _figure(scenario):
+    def draw(result, path: Path) -> None:
+        from returnsim.plots import overview
+
+        overview(result.timeseries, path, f"{scenario.meta.name} (seed {result.seed})")
+
+    return draw
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from returnsim.results import check_output_folder, write_run
+    from returnsim.simulation import Simulation, simulate
+
+    scenario = _scenario(args.scenario, args.set)
     out = args.out or Path("results") / scenario.meta.name
     check_output_folder(out)  # before the run, so a bad --out fails at once
-    months = args.months or scenario.simulation.months
+    first = Simulation.start_of(args.from_state) if args.from_state else 0
+    months = args.months or max(scenario.simulation.months - first, 1)
+    save = _save_state_option(args, scenario, first, months) if args.save_state else None
     bar, tick = _progress_bar(months, scenario.meta.name, args.quiet)
     with bar:
         result = simulate(
@@ -146,15 +208,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             seed=args.seed,
             months=months,
             households_per_agent=args.households_per_agent,
-            agents=False,
+            state=args.from_state,
+            save_state=save,
             progress=tick,
         )
-    figure = (
-        None
-        if args.no_plot
-        else (lambda r, path: overview(r.timeseries, path, f"{scenario.meta.name} (seed {r.seed})"))
-    )
-    write_run(result, out, str(args.scenario), figure)
+    write_run(result, out, str(args.scenario), None if args.no_plot else _figure(scenario))
     if not args.quiet:
         print(format_summary(result))
     print(f"results written to {out}/ (timeseries.csv, manifest.json{'' if args.no_plot else ', overview.png'})")
@@ -169,8 +227,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print("returnsim compare: give at least two scenarios to compare", file=sys.stderr)
         return EXIT_BAD_INPUT
     check_output_folder(args.out)  # before the runs, so a bad --out fails at once
+    scenarios = [_scenario(name, args.set) for name in args.scenarios] if args.set else args.scenarios
     result = compare(  # a ScenarioError lists the problems of every file; main() prints them
-        args.scenarios,
+        scenarios,
         seeds=args.seeds,
         months=args.months,
         households_per_agent=args.households_per_agent,
@@ -190,7 +249,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     failed = 0
     for name in args.files:
         try:
-            s = load_scenario(name)
+            s = _scenario(name, args.set)
         except ScenarioError as exc:
             failed += 1
             print("\n".join(exc.problems), file=sys.stderr)
@@ -202,10 +261,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def format_summary(result) -> str:
     """The table ``returnsim run`` prints: persons by host, then overall outcomes."""
-    from returnsim.reporters import summary
-
-    rows, totals = summary(result.model, result.timeseries)
-    first, last = result.timeseries["month"].iloc[0], result.timeseries["month"].iloc[-1]
+    by = result.by_location
+    rows = [{key: by[key][i] for key in by} for i in range(len(by["where"]))]
+    rows.append({k: ("total" if k == "where" else sum(r[k] for r in rows)) for k in rows[0]})
+    totals = result.totals()
+    first, last = result.series["month"][0], result.series["month"][-1]
     head = (
         f"{result.scenario.meta.name}: {first} to {last}, seed {result.seed}, "
         f"{result.agents:,} agents x {result.households_per_agent} households (persons)"

@@ -1,6 +1,6 @@
 """Scenarios side by side: every scenario over the same seeds, key outcomes and their differences.
 
-``compare`` runs each scenario once per seed through :func:`returnsim.api.simulate` (the one entry
+``compare`` runs each scenario once per seed through :func:`returnsim.simulate` (the one entry
 point), with common seeds (the first scenario's ``simulation.seed``, plus 1, 2…) and a common
 horizon and scale (the first scenario's unless given), so a difference between two scenarios is the
 policy's and its spread across seeds is the model's randomness.
@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from returnsim.api import as_scenario, simulate
 from returnsim.scenario import Scenario, ScenarioError
+from returnsim.simulation import as_scenario, simulate
 
 __all__ = ["OUTCOMES", "PANELS", "Comparison", "compare", "format_table", "write_comparison"]
 
@@ -122,7 +122,7 @@ def compare(
     ) as bar:
         for label, s in zip(labels, loaded, strict=True):
             for seed in seed_list:
-                result = simulate(s, seed=seed, months=months, households_per_agent=hpa, agents=False)
+                result = simulate(s, seed=seed, months=months, households_per_agent=hpa)
                 wall += result.wall_seconds
                 frames.append(result.timeseries.assign(scenario=label, seed=seed))
                 bar.update()

@@ -37,22 +37,31 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
-from scipy.special import expit
 
 from returnsim.scenario import Decision, Property, Redisplacement, Security
 
 __all__ = [
     "ReturnInputs",
     "detention_probability",
+    "expit",
     "feasibility",
+    "household_utility",
     "integration",
     "intend_within",
     "intention_hazard",
+    "place_utility",
     "property_loss_score",
     "redisplacement_hazard",
     "return_probability",
     "return_utility",
 ]
+
+
+def expit(x):
+    """The logistic function ``1 / (1 + exp(-x))``, in the precision of ``x`` (float32 stays float32)."""
+    x = np.asarray(x)
+    with np.errstate(over="ignore"):  # exp(-x) overflows to inf for very negative x: the result is then 0
+        return 1.0 / (1.0 + np.exp(-x))
 
 
 @dataclass(frozen=True)
@@ -79,21 +88,35 @@ class ReturnInputs:
         return cls(**{f.name: np.atleast_1d(np.asarray(values.get(f.name, f.default), float)) for f in fields(cls)})
 
 
-def return_utility(x: ReturnInputs, b: Decision) -> np.ndarray:
-    """The utility :math:`V_i` of returning this month."""
+def place_utility(x: ReturnInputs, b: Decision) -> np.ndarray:
+    """The terms of :math:`V_i` that depend only on the place (where the household is, where it is from, its
+    home's status, whether a man of military age is present): the intercept, pressure, violence at origin,
+    conscription, property loss and violence in the host."""
     return (
         b.intercept
         + b.pressure * x.pressure
-        + b.livelihood * x.livelihood_gap
-        - b.detention_risk * x.perceived_risk
         - b.violence * x.violence
         - b.conscription * x.conscription
         - b.property_loss * x.property_loss
+        + b.host_violence * x.host_violence
+    )
+
+
+def household_utility(x: ReturnInputs, b: Decision) -> np.ndarray:
+    """The terms of :math:`V_i` that differ between households of one place: the livelihood gap, perceived
+    risk, network, attachment and integration."""
+    return (
+        b.livelihood * x.livelihood_gap
+        - b.detention_risk * x.perceived_risk
         + b.network * x.network
         + b.attachment * x.attachment
         - b.integration * x.integration
-        + b.host_violence * x.host_violence
     )
+
+
+def return_utility(x: ReturnInputs, b: Decision) -> np.ndarray:
+    """The utility :math:`V_i` of returning this month: place terms plus household terms."""
+    return place_utility(x, b) + household_utility(x, b)
 
 
 def intention_hazard(x: ReturnInputs, b: Decision) -> np.ndarray:
@@ -112,8 +135,17 @@ def return_probability(x: ReturnInputs, b: Decision) -> np.ndarray:
 
 
 def intend_within(hazard, months: int = 12) -> np.ndarray:
-    """Probability of intending to return within ``months`` at a constant monthly hazard."""
-    return 1.0 - (1.0 - np.asarray(hazard)) ** months
+    """Probability of intending to return within ``months`` at a constant monthly hazard: ``1 - (1 - q)^months``
+    (the power by repeated squaring, which keeps float32 and is several times faster than ``**``)."""
+    stay = 1.0 - np.asarray(hazard)
+    power, base, k = None, stay, int(months)
+    while k:
+        if k & 1:
+            power = base if power is None else power * base
+        k >>= 1
+        if k:
+            base = base * base
+    return 1.0 - (np.ones_like(stay) if power is None else power)
 
 
 def integration(months_displaced, host_integration, time_scale: float) -> np.ndarray:

@@ -1,86 +1,112 @@
-"""Who hears from whom, and how news of returnees' fates moves perceived risk.
+"""Who hears from whom: ties between households, and the news they pass on.
 
-Each row holds ``ties`` links to other rows, most to rows from the same origin region
-(``same_origin_share``), the rest to anyone. Ties are drawn once, vectorised, at start.
-Each month a household looks at its ties who went back: the share of them detained is the
-news it hears, and its perceived risk moves towards that news by ``learning_rate`` times its
-information confidence. A slower pull (``media_rate``) moves every perception towards the
-true risk for its profile.
+Each row holds ``ties`` links to other rows, most to rows from the same origin region (``same_origin_share``),
+the rest to anyone. Ties are drawn once, at the start. A household hears how many of its ties are back home and
+free, and how many have a member in detention; the transition ``returnsim.transitions.information`` turns this
+news into perceived risk, and the return decision reads the share of ties back home.
+
+Speed: news is kept as two small counts per row and updated only where something changed. Each month few
+households change status (return, arrest, release...), so instead of looking at every tie of every household,
+the counts of the households that hold a tie to a changed one are adjusted; the ties held *to* each household
+are indexed once at the start (:class:`Ties`, ``in_ptr`` / ``in_rows``, in compressed sparse row form).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from returnsim.population import Status
 from returnsim.scenario import Network
 
+__all__ = ["BACK", "HELD", "Ties", "build_ties", "codes", "update_news"]
 
-def build_ties(origin: np.ndarray, cfg: Network, rng: np.random.Generator) -> np.ndarray:
-    """An ``(n, ties)`` array of row numbers (self-ties are possible and harmless).
+BACK, HELD = 1, 16  # news codes: a tie back home and free; a tie with a member in detention
 
-    It is column-major with native integers so that each tie column is contiguous: :func:`news`
-    gathers column by column, which is what makes it fast at full scale.
-    """
-    n = len(origin)
-    if n == 0 or cfg.ties == 0:
-        return np.zeros((n, 0), np.intp, order="F")
+
+@dataclass(frozen=True)
+class Ties:
+    """Ties out of each row (``out``: rows x ties, column-major) and the rows holding a tie to each row."""
+
+    out: np.ndarray  # int32 (n, k), Fortran order: column j is every row's j-th tie
+    in_ptr: np.ndarray  # int64 (n + 1,): rows holding a tie to row r are in_rows[in_ptr[r]:in_ptr[r + 1]]
+    in_rows: np.ndarray  # int32 (n * k,)
+
+    @property
+    def k(self) -> int:
+        return self.out.shape[1]
+
+
+def build_ties(origin: np.ndarray, cfg: Network, rng: np.random.Generator) -> Ties:
+    """Draw ``cfg.ties`` ties per row (self-ties are possible and harmless) and index them both ways."""
+    n, k = len(origin), cfg.ties
+    if n == 0 or k == 0:
+        return Ties(np.zeros((n, 0), np.int32, order="F"), np.zeros(n + 1, np.int64), np.zeros(0, np.int32))
     order = np.argsort(origin, kind="stable").astype(np.int32)
     counts = np.bincount(origin, minlength=int(origin.max()) + 1)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    u = rng.random((n, cfg.ties))
-    same = rng.random((n, cfg.ties)) < cfg.same_origin_share
     start, count = starts[origin], counts[origin]
-    ties = np.empty((n, cfg.ties), np.intp, order="F")
-    for j in range(cfg.ties):  # a loop over tie columns, not households
-        within = start + (u[:, j] * count).astype(np.int64)
-        ties[:, j] = np.where(same[:, j], order[within], (u[:, j] * n).astype(np.int64))
-    return ties
+    out = np.empty((n, k), np.int32, order="F")
+    for j in range(k):  # a loop over tie columns, not households
+        u = rng.random(n)
+        same = rng.random(n) < cfg.same_origin_share
+        within = start + (u * count).astype(np.int64)
+        out[:, j] = np.where(same, order[within], (u * n).astype(np.int64))
+    return Ties(out, *_incoming(out))
 
 
-def news(ties: np.ndarray, status: np.ndarray, held: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: ties back home and free (returned, nobody held), ties with a member in detention, and the
-    share of ties back home and free. ``held`` flags the rows with a member in detention."""
-    if ties.shape[1] == 0:
-        zero = np.zeros(len(ties), np.float32)
-        return zero, zero, zero
-    # One small code per row (returned = 1, detained = 1 << shift) summed over the tie columns gives
-    # both counts in a single pass of gathers; ~2x faster at full scale than comparing status[ties].
-    k = ties.shape[1]
-    dtype, shift = (np.uint8, 4) if k < 16 else (np.uint32, 16)
-    code = np.zeros(max(Status) + 1, dtype)
-    code[Status.RETURNED], code[Status.DETAINED] = 1, 1 << shift
-    c = code[status]
-    c[held] = 1 << shift  # a member in detention is the news, whatever the household's status
-    acc = c[ties[:, 0]]
-    for j in range(1, k):
-        acc += c[ties[:, j]]
-    back = (acc & ((1 << shift) - 1)).astype(np.int16)
-    detained = (acc >> shift).astype(np.int16)
-    return back, detained, back / np.float32(k)
+def _incoming(out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index ties by the row they point to: sort the ties by target (each packed with its position into one
+    64-bit key, which numpy sorts fast), then read off the rows holding them."""
+    n, k = out.shape
+    target = out.ravel(order="F")  # entry c * n + i is row i's c-th tie
+    packed = target.astype(np.int64) << 32
+    packed |= np.arange(n * k, dtype=np.int64)
+    packed.sort()
+    packed &= 0xFFFFFFFF
+    packed %= n
+    in_rows = packed.astype(np.int32)
+    in_ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(target, minlength=n), out=in_ptr[1:])
+    return in_ptr, in_rows
 
 
-def update_perceived_risk(
-    perceived: np.ndarray,
-    actual: np.ndarray,
-    back: np.ndarray,
-    detained: np.ndarray,
-    confidence: np.ndarray,
-    cfg: Network,
-) -> np.ndarray:
-    """New perceived detention risk from network news and the slow pull of public information.
+def codes(status: np.ndarray, detained: np.ndarray) -> np.ndarray:
+    """Each row's news code: ``BACK`` if home and free, ``HELD`` if a member is in detention, else 0."""
+    table = np.zeros(max(Status) + 1, np.uint8)
+    table[Status.RETURNED] = BACK
+    table[Status.DETAINED] = HELD
+    code = table[status]
+    code[detained > 0] = HELD  # a member in detention is the news, whatever the household's status
+    return code
 
-    ``r' = r + lam * c * (d / (b + d) - r) * [b + d > 0] + mu * (r_true - r)``
-    """
-    heard = back + detained
-    top = int(heard.max(initial=0))
-    if top <= 64:  # few ties: look the d / (b + d) values up in a small table (the same numbers, faster)
-        d, h = np.arange(top + 1, dtype=detained.dtype), np.arange(top + 1, dtype=heard.dtype)
-        table = np.divide(d[:, None], h[None, :], out=np.zeros((top + 1, top + 1), np.float32), where=h[None, :] > 0)
-        signal = table.reshape(-1)[detained * np.int16(top + 1) + heard]
-    else:
-        signal = np.divide(detained, heard, out=np.zeros(len(heard), np.float32), where=heard > 0)
-    learn = cfg.learning_rate * confidence
-    learn *= heard > 0
-    out = perceived + learn * (signal - perceived) + cfg.media_rate * (actual - perceived)
-    return np.clip(out, 0.0, 1.0, out=out).astype(np.float32)
+
+def update_news(ties: Ties, old: np.ndarray, new: np.ndarray, back: np.ndarray, held: np.ndarray):
+    """The counts ``back`` and ``held`` after rows' codes changed from ``old`` to ``new`` (new arrays; the
+    inputs are not modified). Only the rows holding a tie to a changed row are touched."""
+    back, held = back.copy(), held.copy()
+    changed = np.flatnonzero(old != new)
+    if len(changed) == 0 or ties.k == 0:
+        return back, held
+    lo, hi = ties.in_ptr[changed], ties.in_ptr[changed + 1]
+    lengths = hi - lo
+    # the rows holding a tie to each changed row, and that row's change, flattened
+    idx = np.repeat(lo - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(lengths.sum())
+    holders = ties.in_rows[idx]
+    d_back = np.repeat((new[changed] == BACK).astype(np.int8) - (old[changed] == BACK), lengths)
+    d_held = np.repeat((new[changed] == HELD).astype(np.int8) - (old[changed] == HELD), lengths)
+    np.add.at(back, holders, d_back)
+    np.add.at(held, holders, d_held)
+    return back, held
+
+
+def count_news(ties: Ties, code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The counts from scratch, over every tie (what :func:`update_news` keeps up to date; used by tests)."""
+    n = len(code)
+    back, held = np.zeros(n, np.int8), np.zeros(n, np.int8)
+    for j in range(ties.k):
+        c = code[ties.out[:, j]]
+        back += c == BACK
+        held += c == HELD
+    return back, held

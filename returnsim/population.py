@@ -12,7 +12,8 @@ from enum import IntEnum
 import numpy as np
 
 from returnsim.decision import detention_probability
-from returnsim.places import Places
+from returnsim.geography import Geography
+from returnsim.levers import Levers
 from returnsim.scenario import Scenario
 
 
@@ -29,6 +30,10 @@ class PropertyStatus(IntEnum):
     DESTROYED = 2
     OCCUPIED = 3
     CONFISCATED = 4
+
+
+#: ``arrived`` of a household that has not returned or been deported since the start
+NEVER = np.iinfo(np.int16).min
 
 
 @dataclass
@@ -52,6 +57,7 @@ class Population:
     status: np.ndarray  # int8: Status
     forced: np.ndarray  # bool: the last return was a deportation
     detained: np.ndarray  # int8: members held in detention (one taken at each arrest)
+    arrived: np.ndarray  # int16: month index of the household's last return or deportation (NEVER: none yet)
     weight: int  # households per row
 
     def __len__(self) -> int:
@@ -91,11 +97,15 @@ def _n_rows(persons: float, mean_size: float, weight: int) -> int:
     return round(persons / (mean_size * weight))
 
 
-def synthesize(s: Scenario, places: Places, rng: np.random.Generator, weight: int) -> Population:
-    """Draw the initial population: refugees by host and IDPs, with origins from the scenario."""
+def synthesize(s: Scenario, g: Geography, levers: Levers, rng: np.random.Generator, weight: int) -> Population:
+    """Draw the initial population: refugees by host and IDPs, with origins from the scenario.
+
+    ``levers`` are those of the first month (initial perceived risk starts from the detention risk then);
+    ``rng`` is the population's own generator, so that it is the same whatever policies a scenario adds.
+    """
     pop_cfg = s.population
-    regions = places.region_names
-    nH = places.n_hosts
+    regions = g.region_names
+    nH = g.n_hosts
     locations, origins = [], []
 
     def shares(table: dict[str, float]) -> np.ndarray:
@@ -136,7 +146,7 @@ def synthesize(s: Scenario, places: Places, rng: np.random.Generator, weight: in
     registered = rng.random(n) < reg_share[np.minimum(location, nH)]
 
     property_status = _draw_property(s, origin, rng)
-    base_risk = places.detention_on_return[places.controller[origin]]
+    base_risk = levers.detention_on_return[levers.controller[origin]]
     actual = detention_probability(base_risk, mam, exposed, False, s.security)
     return Population(
         location=location,
@@ -158,6 +168,7 @@ def synthesize(s: Scenario, places: Places, rng: np.random.Generator, weight: in
         status=np.zeros(n, np.int8),
         detained=np.zeros(n, np.int8),
         forced=np.zeros(n, bool),
+        arrived=np.full(n, NEVER, np.int16),
         weight=weight,
     )
 
@@ -181,20 +192,3 @@ def _draw_property(s: Scenario, origin: np.ndarray, rng: np.random.Generator) ->
     out[u < damaged + destroyed] = PropertyStatus.DESTROYED
     out[u < damaged] = PropertyStatus.DAMAGED
     return out
-
-
-def grow_households(
-    pop: Population, mask: np.ndarray, growth_annual: float, cap: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Natural increase: each household in ``mask`` gains a member with probability ``size * m`` this month,
-    where ``m = (1 + growth_annual) ** (1/12) - 1``, so persons grow by ``growth_annual`` a year
-    (household sizes stop at ``cap``). Returns the rows that grew; no random numbers are drawn when the
-    rate is 0."""
-    if growth_annual <= 0:
-        return np.zeros(0, np.int64)
-    idx = np.flatnonzero(mask)
-    monthly = (1.0 + growth_annual) ** (1.0 / 12.0) - 1.0
-    born = idx[rng.random(len(idx)) < pop.size[idx] * monthly]
-    born = born[pop.size[born] < cap]
-    pop.size[born] += 1
-    return born

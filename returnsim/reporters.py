@@ -1,21 +1,25 @@
-"""Model-level indicators, computed vectorised from the columns and collected by Mesa's DataCollector.
+"""Model-level indicators of a month, computed from the state and the month's flows.
 
 Counts are persons (household size times households per agent), except ``properties_confiscated`` and
-``properties_restituted``, which count households (homes).
-Flows (``returns_*``, ``detained``, ``redisplaced``…) are this month's; stocks are at month end.
+``properties_restituted``, which count households (homes). Flows (``returns_*``, ``detained``, ``redisplaced``...)
+are the month's; stocks are at the month's end. Every column is described in docs/ODD.md section 7.10.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
+from returnsim.flows import Flows
+from returnsim.geography import Geography
+from returnsim.levers import Levers
 from returnsim.population import Status
+from returnsim.scenario import Scenario
+from returnsim.state import State
+from returnsim.tables import Tables
 
-if TYPE_CHECKING:
-    from returnsim.model import ReturnModel
+__all__ = ["FLOW_KEYS", "columns", "indicators"]
 
+#: flow columns taken from the month's :class:`~returnsim.flows.Flows`, in order
 FLOW_KEYS = (
     "returns_voluntary",
     "returns_voluntary_refugees",
@@ -33,17 +37,19 @@ FLOW_KEYS = (
 )
 
 
-def columns(model: ReturnModel) -> list[str]:
+def columns(geo: Geography) -> list[str]:
     """Names of the time-series columns, in order (``month`` first)."""
-    hosts = [f"refugees_{h}" for h in model.places.host_names]
+    hosts = geo.host_names
     return [
         "month",
         "refugees",
-        *hosts,
+        *(f"refugees_{h}" for h in hosts),
         "idps",
         "returnees",
         "detained_stock",
         *FLOW_KEYS,
+        *(f"returns_voluntary_{h}" for h in hosts),
+        *(f"returns_forced_{h}" for h in hosts),
         "properties_confiscated",
         "returnees_in_poverty_share",
         "mean_perceived_risk",
@@ -51,82 +57,48 @@ def columns(model: ReturnModel) -> list[str]:
     ]
 
 
-def indicators(model: ReturnModel) -> dict[str, float | str]:
-    """Every indicator for the month just simulated."""
-    pop, pl = model.population, model.places
-    nH = pl.n_hosts
-    persons = pop.persons
-    displaced = model.is_displaced()
-    in_host = displaced & (pop.location < nH)
-    # persons by (status, location) in one pass; sums of whole persons are exact in float64
-    n_loc = nH + pl.n_regions
-    key = pop.status.astype(np.intp)
+def indicators(state: State, flows: Flows, levers: Levers, params: Scenario, month: str) -> dict[str, float | str]:
+    """Every indicator for the month just simulated, in the order of :func:`columns`."""
+    pop, g = state.pop, state.geo
+    nH = g.n_hosts
+    # persons by (status, location): households counted by (status, location, size) in one pass, times size
+    n_loc, sizes = g.n_locations, int(params.population.max_household_size) + 1
+    key = pop.status.astype(np.int32)
     key *= n_loc
     key += pop.location
-    table = np.bincount(key, weights=persons, minlength=len(Status) * n_loc).reshape(len(Status), n_loc)
+    key *= sizes
+    key += pop.size
+    counts = np.bincount(key, minlength=len(Status) * n_loc * sizes).reshape(len(Status), n_loc, sizes)
+    table = (counts @ np.arange(sizes, dtype=np.float64)) * pop.weight
     away = table[Status.DISPLACED] + table[Status.REDISPLACED]
     by_host = away[:nH]
-    returned = pop.status == Status.RETURNED
-    out: dict[str, float | str] = {"month": model.month, "refugees": float(by_host.sum())}
-    out.update({f"refugees_{h}": float(v) for h, v in zip(pl.host_names, by_host, strict=False)})
+    vol, forced = flows.returns_voluntary_from, flows.returns_forced_from
+    out: dict[str, float | str] = {"month": month, "refugees": float(by_host.sum())}
+    out |= {f"refugees_{h}": float(v) for h, v in zip(g.host_names, by_host, strict=True)}
     out["idps"] = float(away[nH:].sum())
     out["returnees"] = float(table[Status.RETURNED].sum())
-    out["detained_stock"] = float(pop.persons_detained.sum())
-    out.update({k: float(v) for k, v in model.flows.items()})
-    out["properties_confiscated"] = float(model.cumulative["properties_confiscated"])
-    rows = np.flatnonzero(returned)
+    out["detained_stock"] = float(pop.detained.sum(dtype=np.int64) * pop.weight)
+    out["returns_voluntary"] = float(vol.sum())
+    out["returns_voluntary_refugees"] = float(vol[:nH].sum())
+    out["returns_voluntary_idps"] = float(vol[nH])
+    out["returns_forced"] = float(forced.sum())
+    for name in FLOW_KEYS[4:]:
+        out[name] = float(getattr(flows, name))
+    out |= {f"returns_voluntary_{h}": float(v) for h, v in zip(g.host_names, vol[:nH], strict=True)}
+    out |= {f"returns_forced_{h}": float(v) for h, v in zip(g.host_names, forced[:nH], strict=True)}
+    out["properties_confiscated"] = float(state.confiscated[0])
+    rows = np.flatnonzero(pop.status == Status.RETURNED)
     if len(rows):
-        poor = model.income(rows) < model.params.economy.poverty_line
-        out["returnees_in_poverty_share"] = float(persons[rows][poor].sum() / persons[rows].sum())
+        tab = Tables.build(params, g, levers, state.livelihood)
+        poor = tab.home_income[state.cell[rows]] * pop.skill[rows] < params.economy.poverty_line
+        size = pop.size[rows]
+        out["returnees_in_poverty_share"] = float(size[poor].sum(dtype=np.int64) / size.sum(dtype=np.int64))
     else:
         out["returnees_in_poverty_share"] = 0.0
-    refugees = in_host
-    out["mean_perceived_risk"] = float(pop.perceived_risk[refugees].mean()) if refugees.any() else 0.0
-    weights = pl.prewar_population
-    out["origin_livelihood_mean"] = float((pl.livelihood * weights).sum() / weights.sum())
+    refugees = state.displaced() & (pop.location < nH)
+    n_refugees = np.count_nonzero(refugees)
+    risk = pop.perceived_risk.sum(where=refugees, dtype=np.float64)
+    out["mean_perceived_risk"] = float(risk / n_refugees) if n_refugees else 0.0
+    weights = g.prewar_population
+    out["origin_livelihood_mean"] = float((state.livelihood * weights).sum() / weights.sum())
     return out
-
-
-def model_reporters(model: ReturnModel) -> dict:
-    """DataCollector reporters: each reads the month's precomputed indicator."""
-    return {name: _reader(name) for name in columns(model)}
-
-
-def _reader(name: str):
-    def read(model: ReturnModel):
-        return model.indicators[name]
-
-    read.__name__ = f"report_{name}"
-    return read
-
-
-def summary(model: ReturnModel, timeseries) -> tuple[list[dict], dict]:
-    """Per-host rows (persons at start, returned voluntarily, deported, still displaced) and totals."""
-    hosts = model.params.hosts
-    names = [*(hosts[h].label or h for h in model.places.host_names), "IDPs (inside Syria)"]
-    now = model.persons_by_location()
-    rows = [
-        {
-            "where": name,
-            "at_start": model.initial_persons_by_location[i],
-            "returned_voluntarily": model.departed_voluntary[i],
-            "deported": model.departed_forced[i],
-            "still_displaced": now[i],
-        }
-        for i, name in enumerate(names)
-    ]
-    rows.append({k: ("total" if k == "where" else sum(r[k] for r in rows)) for k in rows[0]})
-    last = timeseries.iloc[-1]
-    totals = {
-        "returned voluntarily": timeseries["returns_voluntary"].sum(),
-        "returned forcibly": timeseries["returns_forced"].sum(),
-        "detained": timeseries["detained"].sum(),
-        "re-displaced": timeseries["redisplaced"].sum(),
-        "still displaced": float(now.sum()),
-        "living back home": last["returnees"],
-        "in detention": last["detained_stock"],
-        "properties confiscated (households)": last["properties_confiscated"],
-        "returnees in poverty (share)": last["returnees_in_poverty_share"],
-        "intend to return in 12 months (% of refugee households)": last["intend_return_12m_pct"],
-    }
-    return rows, totals

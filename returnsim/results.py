@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from returnsim.api import RunResult
+    from returnsim.simulation import Result as RunResult
 
 MANIFEST = "manifest.json"
 
@@ -88,7 +88,7 @@ def manifest(result: RunResult, source: str, **extra) -> dict:
 def write_run(result: RunResult, out: Path, source: str, figure: Callable[[RunResult, Path], None] | None) -> Path:
     """Write ``timeseries.csv``, ``manifest.json`` and (if given) ``overview.png`` into ``out``."""
     with atomic_folder(out) as tmp:
-        result.timeseries.to_csv(tmp / "timeseries.csv", index=False)
+        result.write_csv(tmp / "timeseries.csv")
         if figure is not None:
             figure(result, tmp / "overview.png")
         (tmp / MANIFEST).write_text(json.dumps(manifest(result, source), indent=2) + "\n")

@@ -121,7 +121,7 @@ def test_a_bad_out_folder_fails_before_any_run(tmp_path, capsys, monkeypatch):
     def must_not_run(*args, **kwargs):
         raise AssertionError("simulated before checking --out")
 
-    monkeypatch.setattr("returnsim.api.simulate", must_not_run)
+    monkeypatch.setattr("returnsim.simulation.simulate", must_not_run)
     monkeypatch.setattr("returnsim.compare.compare", must_not_run)
     assert main(["run", "--out", str(precious)]) == 2
     assert main(["compare", "baseline", "sanctions_relief", "--out", str(precious)]) == 2

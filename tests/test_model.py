@@ -25,12 +25,12 @@ def test_people_are_conserved_every_month_per_origin(toy):
         }
     )
     m = ReturnModel(s, seed=5)
-    start = m.persons_by_origin()
+    start = m.state.persons_by_origin()
     pop = m.population
     seen = set()
     for _ in range(24):
         m.step()
-        displaced = m.is_displaced()
+        displaced = m.state.displaced()
         returned = pop.status == Status.RETURNED
         emptied = pop.status == Status.DETAINED
         assert not (displaced & returned).any()
@@ -41,13 +41,13 @@ def test_people_are_conserved_every_month_per_origin(toy):
             np.bincount(pop.origin[mask], weights=pop.persons[mask], minlength=2) for mask in (displaced, returned)
         )
         total += np.bincount(pop.origin, weights=pop.persons_detained, minlength=2)
-        np.testing.assert_array_equal(total, start + m.births_by_origin)
+        np.testing.assert_array_equal(total, start + m.state.births_by_origin)
         # returnees live in their origin region; displaced people do not
-        assert (pop.location[returned] == pop.origin[returned] + m.n_hosts).all()
-        assert (pop.location[displaced] != pop.origin[displaced] + m.n_hosts).all()
+        assert (pop.location[returned] == pop.origin[returned] + m.geography.n_hosts).all()
+        assert (pop.location[displaced] != pop.origin[displaced] + m.geography.n_hosts).all()
         seen.update(np.unique(pop.status).tolist())
     assert seen == {Status.DISPLACED, Status.RETURNED, Status.DETAINED, Status.REDISPLACED}
-    assert m.births_by_origin.sum() > 0
+    assert m.state.births_by_origin.sum() > 0
     assert (pop.detained[pop.status == Status.RETURNED] > 0).any()  # families at home with a member held
 
 
@@ -122,9 +122,9 @@ def test_zero_deportation_rate_means_zero_forced_returns(toy, seed, pressure, ta
     m = ReturnModel(s, seed=seed, agents=False)
     for _ in range(3):
         m.step()
-    assert m.departed_forced[0] == 0  # host alpha
+    assert m.sim.departed_forced[0] == 0  # host alpha
     if other_rate == 0.0:
-        assert m.departed_forced.sum() == 0
+        assert m.sim.departed_forced.sum() == 0
 
 
 def test_deportation_moves_people_to_the_named_region(toy):
@@ -141,7 +141,7 @@ def test_deportation_moves_people_to_the_named_region(toy):
     m.step()
     moved = alpha[m.population.location[alpha] != 0]
     assert len(moved) > 0.3 * len(alpha)
-    assert (m.population.location[moved] == m.n_hosts + 1).all()  # region "south"
+    assert (m.population.location[moved] == m.geography.n_hosts + 1).all()  # region "south"
     assert m.population.forced[moved].all()
     from_north = moved[m.population.origin[moved] == 0]
     assert (m.population.status[from_north] == Status.DISPLACED).all()  # deported to a region not their own
@@ -152,7 +152,7 @@ def test_confiscation_takes_only_absentee_property(toy):
     m = ReturnModel(s, seed=4)
     m.step()
     pop = m.population
-    absent = pop.location != pop.origin + m.n_hosts
+    absent = pop.location != pop.origin + m.geography.n_hosts
     assert (pop.property[absent] >= PropertyStatus.OCCUPIED).all()
     assert m.indicators["properties_confiscated"] > 0
 
@@ -174,15 +174,14 @@ def test_higher_origin_risk_never_raises_voluntary_returns(toy, factor):
     assert (p_high <= p_low + 1e-12).all()
     low.step()
     high.step()
-    assert high.flows["returns_voluntary"] <= low.flows["returns_voluntary"]
+    assert high.indicators["returns_voluntary"] <= low.indicators["returns_voluntary"]
 
 
 def test_sanctions_relief_raises_origin_livelihood(toy):
     with_sanctions = run(toy(**{"economy.sanctions": True}), seed=1, months=24)
     s = toy(**{"economy.sanctions": True})
     m = ReturnModel(s, seed=1)
-    m.places.sanctions = False
-    m.places.reconstruction_aid = 0.5
+    m.change({"economy.sanctions": False, "economy.reconstruction_aid": 0.5})
     for _ in range(24):
         m.step()
     assert m.indicators["origin_livelihood_mean"] > with_sanctions["origin_livelihood_mean"].iloc[-1]
@@ -203,7 +202,7 @@ def test_news_of_detentions_raises_perceived_risk(toy):
     before = m.population.perceived_risk.copy()
     for _ in range(3):
         m.step()
-    displaced = m.is_displaced()
+    displaced = m.state.displaced()
     assert m.population.perceived_risk[displaced].mean() > before[displaced].mean()
 
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from returnsim import simulate
+from returnsim.geography import Geography, month_number
+from returnsim.levers import levers_at
 from returnsim.model import ReturnModel
-from returnsim.policies import month_number
 from returnsim.population import PropertyStatus, Status
 from returnsim.scenario import ScenarioError
+from returnsim.simulation import Simulation
+from returnsim.tables import Tables
+from returnsim.transitions import decide
 
 LIVELY = {
     "decision.intercept": -2.0,
@@ -31,10 +34,27 @@ def world(toy):
     return lambda *events, **changes: toy(**{**LIVELY, **changes, "events": list(events)})
 
 
+class Ran:
+    """A finished toy run: its time series and its final state."""
+
+    def __init__(self, scenario, months: int):
+        self.sim = Simulation(scenario)
+        for _ in range(months):
+            self.sim.step()
+        self.timeseries = self.sim.result(0.0).timeseries
+        self.pop = self.sim.state.pop
+
+
 @pytest.fixture
 def run(world):
     """Run a lively toy scenario with the given events for ``months`` (default 12)."""
-    return lambda *events, months=12, **changes: simulate(world(*events, **changes), months=months, agents=False)
+    return lambda *events, months=12, **changes: Ran(world(*events, **changes), months)
+
+
+def levers(scenario, months: int):
+    """The levers of the first ``months`` months of a scenario."""
+    g = Geography.from_scenario(scenario)
+    return [levers_at(scenario, g, t) for t in range(months)]
 
 
 def total(result, column):
@@ -50,11 +70,7 @@ def test_month_number_counts_calendar_months():
 
 def test_event_starts_at_its_month_and_reverts_after_its_end(world):
     s = world({"type": "host_pressure", "month": "2020-03", "end": "2020-05", "host": "alpha", "level": 0.95})
-    m = ReturnModel(s, agents=False)
-    levels = []
-    for _ in range(7):
-        m.step()
-        levels.append(float(m.places.host_pressure[0]))
+    levels = [float(lv.host_pressure[0]) for lv in levers(s, 7)]
     assert levels == [0.3, 0.3, 0.95, 0.95, 0.95, 0.3, 0.3]
 
 
@@ -63,11 +79,7 @@ def test_overlapping_events_compose_in_file_order(world):
         {"type": "aid_change", "month": "2020-01", "host": "alpha", "change": -0.1},
         {"type": "aid_change", "month": "2020-02", "months": 1, "host": "alpha", "change": -0.1},
     )
-    m = ReturnModel(s, agents=False)
-    aid = []
-    for _ in range(3):
-        m.step()
-        aid.append(round(float(m.places.host_aid[0]), 6))
+    aid = [round(float(lv.host_aid[0]), 6) for lv in levers(s, 3)]
     assert aid == [0.2, 0.1, 0.2]
 
 
@@ -91,7 +103,7 @@ def test_deportation_moves_people_to_the_named_destination(run):
     before, after = run(), run(event)
     assert total(before, "returns_forced") == 0
     assert total(after, "returns_forced") > 1000
-    pop = after.model.population
+    pop = after.pop
     assert pop.forced.any()
     # every deportee from alpha was put down in the south, whatever their origin
     assert set(np.unique(pop.location[pop.forced & (pop.status != Status.REDISPLACED)])) <= {SOUTH}
@@ -100,7 +112,7 @@ def test_deportation_moves_people_to_the_named_destination(run):
 def test_deportation_targets_only_the_unregistered(run):
     event = {"type": "deportation", "month": "2020-01", "host": "alpha", "rate": 0.5, "targeting": "unregistered"}
     result = run(event, months=3)
-    pop = result.model.population
+    pop = result.pop
     assert pop.forced.any() and not (pop.forced & pop.registered).any()
 
 
@@ -120,18 +132,15 @@ def test_host_pressure_raises_intentions_and_returns_from_that_host(run):
 def test_aid_cut_lowers_host_livelihood_and_raises_intentions(run):
     event = {"type": "aid_change", "month": "2020-01", "host": "alpha", "change": -0.3}
     before, after = run(), run(event)
-    assert after.model.places.host_aid[0] == pytest.approx(0.0)
+    assert after.sim.levers(0).host_aid[0] == pytest.approx(0.0)
     assert total(after, "intend_return_12m_pct") > total(before, "intend_return_12m_pct")
 
 
 def test_sanctions_relief_ramps_up_reconstruction_and_lifts_origin_livelihoods(world, run):
     event = {"type": "sanctions_relief", "month": "2020-01", "reconstruction_aid": 0.6, "ramp_months": 3}
-    m = ReturnModel(world(event), agents=False)
-    aid = []
-    for _ in range(4):
-        m.step()
-        aid.append(round(m.places.reconstruction_aid, 6))
-    assert aid == [0.2, 0.4, 0.6, 0.6] and m.places.sanctions is False
+    steps = levers(world(event), 4)
+    aid = [round(lv.reconstruction_aid, 6) for lv in steps]
+    assert aid == [0.2, 0.4, 0.6, 0.6] and steps[-1].sanctions is False
     before, after = run(), run(event)
     livelihood = [r.timeseries["origin_livelihood_mean"].iloc[-1] for r in (before, after)]
     assert livelihood[1] > livelihood[0] + 0.1
@@ -158,7 +167,7 @@ def test_security_guarantee_covers_only_the_profiles_it_names(world):
     base.step()
     m.step()
     pop = m.population
-    ratio = m.true_detention_risk() / base.true_detention_risk()
+    ratio = true_risk(m) / true_risk(base)
     gov = pop.origin == 0
     assert np.allclose(ratio[gov & pop.exposed], 0.2)
     assert np.allclose(ratio[~(gov & pop.exposed)], 1.0)
@@ -167,15 +176,30 @@ def test_security_guarantee_covers_only_the_profiles_it_names(world):
     assert moved.any() and not (moved & ~(gov & pop.exposed)).any()
 
 
+def true_risk(model) -> np.ndarray:
+    """Detention risk on arrival at home for each row's profile, under the levers of the month just simulated."""
+    from returnsim.transitions.security import risk_by_key
+
+    sim = model.sim
+    table = risk_by_key(sim.levers(sim.t - 1), sim.params, sim.levers().detention_on_return, sim.geo.n_regions)
+    return table[sim.state.risk_key]
+
+
+def decision_inputs(model):
+    sim = model.sim
+    tab = Tables.build(sim.params, sim.geo, sim.levers(), sim.state.livelihood)
+    return decide.inputs(sim.state, tab, sim.params)
+
+
 def test_conscription_off_removes_it_from_decisions(world):
     event = {"type": "conscription", "month": "2020-01", "enforced": False}
     m = ReturnModel(world(event), agents=False)
     m.step()
-    rows = np.flatnonzero(m.is_displaced())
-    assert not m.return_inputs(rows).conscription.any()
+    rows = m.sim.state.displaced()
+    assert not decision_inputs(m).conscription[rows].any()
     before = ReturnModel(world(), agents=False)
     before.step()
-    assert before.return_inputs(rows).conscription.any()
+    assert before.sim.state.displaced().any() and decision_inputs(before).conscription[rows].any()
 
 
 def test_property_confiscation_starts_after_the_claim_window(run):
@@ -190,7 +214,7 @@ def test_property_restitution_returns_property_and_repeals_confiscation(run):
     restitution = {"type": "property_restitution", "month": "2020-04", "monthly": 0.2}
     without, with_ = run(law), run(law, restitution)
     lost = PropertyStatus.CONFISCATED
-    assert (with_.model.population.property == lost).sum() < 0.2 * (without.model.population.property == lost).sum()
+    assert (with_.pop.property == lost).sum() < 0.2 * (without.pop.property == lost).sum()
     ts = with_.timeseries
     assert ts["properties_restituted"].iloc[3:].sum() > 0
     assert ts["properties_confiscated"].iloc[-1] == ts["properties_confiscated"].iloc[3]  # no new confiscations
@@ -198,11 +222,7 @@ def test_property_restitution_returns_property_and_repeals_confiscation(run):
 
 def test_control_change_hands_a_region_to_another_controller_and_back(world):
     event = {"type": "control_change", "month": "2020-02", "months": 2, "region": "south", "controller": "gov"}
-    m = ReturnModel(world(event), agents=False)
-    controllers = []
-    for _ in range(4):
-        m.step()
-        controllers.append(int(m.places.controller[1]))
+    controllers = [int(lv.controller[1]) for lv in levers(world(event), 4)]
     assert controllers == [1, 0, 0, 1]
 
 
@@ -225,9 +245,7 @@ def test_host_conflict_shock_raises_departures_from_that_host(run):
 
 def test_return_package_lowers_the_cost_of_return_and_raises_returns(world, run):
     event = {"type": "return_package", "month": "2020-01", "host": "alpha", "subsidy": 3.0}
-    m = ReturnModel(world(event), agents=False)
-    m.step()
-    assert m.places.host_return_cost[0] == 0.0
+    assert levers(world(event), 1)[0].host_return_cost[0] == 0.0
     assert total(run(event), "returns_voluntary_refugees") > 2 * total(run(), "returns_voluntary_refugees")
 
 

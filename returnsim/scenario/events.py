@@ -2,21 +2,52 @@
 
 What each does is in ``returnsim.levers`` and scenarios/README.md. An event is in force from ``month`` to
 ``end`` (inclusive) or for ``months`` months; with neither it stays in force to the end of the run.
+
+Every event has an ``id``, by which its fields are addressed (``events.turkey_quota.quota``) from Python
+(``Scenario.with_changes``), ``--set`` and experiment files. An event without one is named after its type and
+its rank among the events of that type: ``deportation_1``, ``deportation_2``...
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from returnsim.scenario.fields import Count, Month, NonNegative, PositiveInt, Share, Weights, _between, _Node
+from returnsim.scenario.fields import Count, Items, Month, NonNegative, PositiveInt, Share, Weights, _between, _Node
 
 Targeting = Literal["all", "unregistered", "military_age_men", "single_men"]
 Profile = Literal["all", "military_age_men", "politically_exposed", "others"]
 
 
+def _event_id(v: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", v):
+        raise ValueError("must start with a letter or _ and hold only letters, digits, _ and -")
+    return v
+
+
+EventId = Annotated[str, AfterValidator(_event_id)]
+
+
+def default_ids(events: list) -> list:
+    """The events with an ``id`` filled in where the file gave none (``<type>_<rank among that type>``).
+
+    Entries that are not tables, or have no text ``type``, are left for validation to report.
+    """
+    seen: dict[str, int] = {}
+    out = []
+    for event in events:
+        if isinstance(event, dict) and isinstance(event.get("type"), str):
+            seen[event["type"]] = seen.get(event["type"], 0) + 1
+            if "id" not in event:
+                event = {"id": f"{event['type']}_{seen[event['type']]}", **event}
+        out.append(event)
+    return out
+
+
 class _Event(_Node):
+    id: EventId
     month: Month
     end: Month | None = None
     months: PositiveInt | None = None
@@ -77,30 +108,30 @@ class SanctionsReliefEvent(_Event):
 
 
 class _DetentionRelief(_Event):
-    controllers: list[str] = Field(default_factory=list)
+    controllers: Items[str] = ()
     detention_factor: Share = 0.5
     credibility: Share = 0.0
 
 
 class AmnestyEvent(_DetentionRelief):
     type: Literal["amnesty"]
-    profiles: list[Profile] = Field(default_factory=lambda: ["military_age_men"])
+    profiles: Items[Profile] = ("military_age_men",)
 
 
 class SecurityGuaranteeEvent(_DetentionRelief):
     type: Literal["security_guarantee"]
-    profiles: list[Profile] = Field(default_factory=lambda: ["all"])
+    profiles: Items[Profile] = ("all",)
 
 
 class ConscriptionEvent(_Event):
     type: Literal["conscription"]
-    controllers: list[str] = Field(default_factory=list)
+    controllers: Items[str] = ()
     enforced: bool
 
 
 class PropertyConfiscationEvent(_Event):
     type: Literal["property_confiscation"]
-    regions: list[str] = Field(default_factory=list)
+    regions: Items[str] = ()
     hazard: Share
     claim_window_months: Count = 12
 

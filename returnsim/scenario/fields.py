@@ -1,12 +1,57 @@
-"""Value types shared by the scenario tables and the events: ranges with plain-language rules, and the
-strict, frozen base of every table."""
+"""Value types shared by the scenario tables and the events: ranges with plain-language rules, read-only
+containers, and the strict, frozen base of every table.
+
+A scenario is immutable all the way down: tables are frozen models, tables of tables and weights are
+:class:`FrozenMap` (a read-only, hashable ``dict``), arrays are tuples. So a scenario can be hashed, shared
+between runs and sent to other processes without a copy, and only ``Scenario.with_changes`` makes variants.
+
+>>> m = FrozenMap({"a": 1})
+>>> m["a"], hash(m) == hash(FrozenMap({"a": 1}))
+(1, True)
+>>> m["b"] = 2
+Traceback (most recent call last):
+TypeError: scenario tables are read-only; make a variant with Scenario.with_changes
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+
+
+class FrozenMap(dict):
+    """A read-only, hashable ``dict``: the tables of tables (``hosts``, ``regions``...) and the weights."""
+
+    __slots__ = ()
+
+    def _read_only(self, *args: Any, **kwargs: Any):
+        raise TypeError("scenario tables are read-only; make a variant with Scenario.with_changes")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _read_only
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(self.items()))
+
+    def __reduce__(self):
+        return (FrozenMap, (dict(self),))
+
+    def __copy__(self) -> FrozenMap:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> FrozenMap:
+        return self
+
+
+def _as_tuple(value: Any) -> Any:
+    """TOML arrays arrive as lists: keep them as tuples (anything else is left for the type check to refuse)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+T = TypeVar("T")
+#: an array in a scenario file, held as a tuple
+Items = Annotated[tuple[T, ...], BeforeValidator(_as_tuple)]
 
 
 def _between(lo: float, hi: float):
@@ -45,7 +90,7 @@ Positive = Annotated[float, AfterValidator(_positive)]
 Count = Annotated[int, _at_least(0)]
 PositiveInt = Annotated[int, _at_least(1)]
 Month = Annotated[str, AfterValidator(_month)]
-Weights = dict[str, NonNegative]
+Weights = Annotated[dict[str, NonNegative], AfterValidator(FrozenMap)]
 
 
 class _Node(BaseModel):

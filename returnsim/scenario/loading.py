@@ -163,8 +163,12 @@ def _cross_check(s: Scenario) -> list[tuple[tuple, str]]:
     if s.population.months_displaced_min > s.population.months_displaced_max:
         out.append((("population", "months_displaced_min"), "must not exceed population.months_displaced_max"))
     hosts = list(s.hosts)
+    first_with_id: dict[str, int] = {}
     for i, event in enumerate(s.events):
         loc = ("events", i)
+        if event.id in first_with_id:
+            out.append(((*loc, "id"), f"{_show(event.id)} is also the id of events[{first_with_id[event.id]}]"))
+        first_with_id.setdefault(event.id, i)
         if hasattr(event, "host"):
             ref((*loc, "host"), event.host, hosts, "host")
         if isinstance(event, DeportationEvent):

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, model_validator
 
-from returnsim.scenario.events import Event, Targeting
+from returnsim.scenario.events import Event, Targeting, default_ids
 from returnsim.scenario.fields import (
     Count,
+    FrozenMap,
+    Items,
     Month,
     NonNegative,
     Positive,
@@ -121,8 +123,8 @@ class Idps(_Node):
     livelihood_factor: NonNegative = 0.8
     return_cost: NonNegative = 0.5
     integration: Share = 0.2
-    origin_shares: Weights = Field(default_factory=dict)
-    location_shares: Weights = Field(default_factory=dict)
+    origin_shares: Weights = Field(default_factory=FrozenMap)
+    location_shares: Weights = Field(default_factory=FrozenMap)
 
 
 class Host(_Node):
@@ -138,7 +140,7 @@ class Host(_Node):
     deportation_rate: Share = 0.0
     deportation_targeting: Targeting = "unregistered"
     deportation_destination: str = "origin"
-    origin_shares: Weights = Field(default_factory=dict)
+    origin_shares: Weights = Field(default_factory=FrozenMap)
     surveyed: bool = True
 
 
@@ -176,20 +178,37 @@ class Scenario(_Node):
     economy: Economy = Field(default_factory=Economy)
     property: Property = Field(default_factory=Property)
     idps: Idps = Field(default_factory=Idps)
-    hosts: dict[str, Host]
-    regions: dict[str, Region]
-    controllers: dict[str, Controller]
-    events: list[Event] = Field(default_factory=list)
+    hosts: Annotated[dict[str, Host], AfterValidator(FrozenMap)]
+    regions: Annotated[dict[str, Region], AfterValidator(FrozenMap)]
+    controllers: Annotated[dict[str, Controller], AfterValidator(FrozenMap)]
+    events: Items[Event] = ()
 
-    def with_changes(self, changes: Mapping[str, Any]) -> Scenario:
-        """Return a validated copy with dotted keys replaced, e.g. ``{"hosts.turkey.pressure": 0.8}``."""
-        data = self.model_dump()
-        for dotted, value in changes.items():
-            node = data
-            *parents, leaf = dotted.split(".")
-            for key in parents:
-                node = node.setdefault(key, {})
-            node[leaf] = value
+    @model_validator(mode="before")
+    @classmethod
+    def _name_events(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and isinstance(data.get("events"), list | tuple):
+            data = {**data, "events": default_ids(list(data["events"]))}
+        return data
+
+    def event(self, event_id: str):
+        """The event with this ``id`` (``KeyError`` if there is none)."""
+        for e in self.events:
+            if e.id == event_id:
+                return e
+        raise KeyError(event_id)
+
+    def with_changes(self, changes: Mapping[str, Any], source: str = "<changes>") -> Scenario:
+        """A validated copy with dotted keys set, e.g. ``{"hosts.turkey.pressure": 0.8}``.
+
+        Events are addressed by id or index: ``{"events.turkey_quota.quota": 8000}``; ``{"events": [...]}``
+        replaces the list. Errors are located against ``source`` (``ScenarioError``), as for files.
+
+        >>> from returnsim import load_scenario
+        >>> s = load_scenario("baseline").with_changes({"decision.intercept": -5.0})
+        >>> s.decision.intercept
+        -5.0
+        """
+        from returnsim.scenario.changes import apply_changes
         from returnsim.scenario.loading import scenario_from_dict
 
-        return scenario_from_dict(data, source="<changes>")
+        return scenario_from_dict(apply_changes(self.model_dump(), changes, source), source=source)

@@ -1,0 +1,74 @@
+"""Deportation: host countries send displaced households back, by their policy (``deportation`` levers).
+
+Each host has a monthly rate (or a quota of persons, turned into the rate that deports it from the eligible
+households there this month), a targeting rule (``levers.TARGETING``) and a destination (the household's origin,
+or a named region such as the Turkish-backed zone). Households that went home of their own accord this month are
+no longer there to deport. A deportee sent to its own region is home (``RETURNED``); one sent elsewhere is
+displaced inside Syria, with its months displaced counted anew.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from returnsim.flows import Change, Flows
+from returnsim.levers import ORIGIN, Levers
+from returnsim.scenario import Scenario
+from returnsim.state import State
+from returnsim.streams import Draw, Streams
+from returnsim.transitions import RETURNED
+
+__all__ = ["deport", "eligible"]
+
+
+def eligible(targeting, registered, military_age_man, single_man) -> np.ndarray:
+    """Whether each household is a target of its host's policy (codes of ``levers.TARGETING``: all,
+    unregistered, military-age men, single men)."""
+    return (
+        (targeting == 0)
+        | ((targeting == 1) & ~registered)
+        | ((targeting == 2) & military_age_man)
+        | ((targeting == 3) & single_man)
+    )
+
+
+def deport(state: State, levers: Levers, params: Scenario, streams: Streams) -> Flows:
+    """Who is deported this month (see the module documentation)."""
+    pop, g, t = state.pop, state.geo, state.t
+    nH = g.n_hosts
+    quota = np.nan_to_num(levers.deportation_quota, nan=0.0)
+    active = (levers.deportation_rate > 0) | (quota > 0)
+    if not active.any():
+        return Flows()
+    at_active_host = np.zeros(g.n_locations, bool)
+    at_active_host[:nH] = active
+    rows = np.flatnonzero(state.displaced() & at_active_host[pop.location])
+    host = pop.location[rows]
+    ok = eligible(
+        levers.deportation_targeting[host], pop.registered[rows], pop.military_age_man[rows], pop.single_man[rows]
+    )
+    rows, host = rows[ok], host[ok]
+    persons = pop.size[rows].astype(np.float64) * pop.weight
+    rate = levers.deportation_rate.copy()
+    by_quota = ~np.isnan(levers.deportation_quota)
+    if by_quota.any():  # the rate that deports the quota from the eligible persons there now
+        eligible_persons = np.bincount(host, weights=persons, minlength=nH)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate[by_quota] = np.where(
+                eligible_persons[by_quota] > 0, np.minimum(1.0, quota[by_quota] / eligible_persons[by_quota]), 0.0
+            )
+    out = streams.uniform(Draw.DEPORT, t, rows) < rate[host]
+    gone, host, persons = rows[out], host[out], persons[out]
+    dest = levers.deportation_destination[host].astype(np.int16)
+    dest = np.where(dest == ORIGIN, pop.origin[gone], dest)
+    home = dest == pop.origin[gone]
+    return Flows(
+        returns_forced_from=np.bincount(host, weights=persons, minlength=nH + 1),
+        changes=(
+            Change("location", gone, dest + np.int16(nH)),
+            Change("forced", gone, True),
+            Change("status", gone[home], RETURNED),
+            Change("months_displaced", gone[~home], np.int16(0)),
+            Change("arrived", gone, np.int16(t)),
+        ),
+    )

@@ -1,0 +1,73 @@
+"""Livelihoods: origin economies, savings, time displaced and births.
+
+``economy``: each region's livelihood index moves by ``economy.adjust_rate`` towards its target: the scenario's
+regional level scaled by how the national economy and sanctions have changed since the start, plus
+reconstruction aid (``livelihood_target``), less the strain of last month's arrivals relative to the region's
+pre-war population (``economy.strain``).
+
+``livelihoods``: households save ``economy.saving_rate`` of what they earn above the poverty line (none while
+wholly detained; between 0 and ``economy.savings_max``); displaced households count one more month displaced;
+and displaced households grow: each gains a member with probability ``size * m`` a month, where
+``m = (1 + population.growth_annual) ** (1/12) - 1``, so persons grow by ``growth_annual`` a year (sizes stop at
+``population.max_household_size``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from returnsim.flows import Change, Flows
+from returnsim.levers import Levers
+from returnsim.scenario import Scenario
+from returnsim.state import State
+from returnsim.streams import Draw, Streams
+from returnsim.tables import Tables
+from returnsim.transitions import DETAINED
+
+__all__ = ["economy", "livelihood_target", "livelihoods"]
+
+
+def livelihood_target(params: Scenario, levers: Levers) -> np.ndarray:
+    """Where each region's livelihood heads::
+
+        target_r = L0_r * (N * (1 - p*S)) / (N0 * (1 - p*S0)) + a * aid
+
+    with ``L0`` the scenario's regional levels (which hold under the starting national economy ``N0`` and
+    sanctions ``S0``), ``p`` the sanctions penalty and ``a`` the effect of reconstruction aid."""
+    e = params.economy
+    base = np.array([r.livelihood for r in params.regions.values()])
+    start = e.national * (1.0 - e.sanctions_penalty * e.sanctions)
+    factor = levers.national * (1.0 - e.sanctions_penalty * levers.sanctions) / max(start, 1e-9)
+    return np.clip(base * factor + e.aid_effect * levers.reconstruction_aid, 0.0, 1.0)
+
+
+def economy(state: State, levers: Levers, params: Scenario, streams: Streams) -> Flows:
+    """This month's origin livelihoods (see the module documentation)."""
+    pop, g, e = state.pop, state.geo, params.economy
+    last = np.flatnonzero(pop.arrived == state.t - 1)
+    persons = (pop.size[last].astype(np.float64) + pop.detained[last]) * pop.weight
+    inflow = np.bincount(pop.location[last] - g.n_hosts, weights=persons, minlength=g.n_regions)
+    target = livelihood_target(params, levers)
+    moved = state.livelihood + e.adjust_rate * (target - state.livelihood) - e.strain * inflow / g.prewar_population
+    return Flows(changes=(Change("livelihood", None, np.clip(moved, e.livelihood_floor, 1.0)),))
+
+
+def livelihoods(state: State, levers: Levers, params: Scenario, streams: Streams) -> Flows:
+    """Savings, months displaced and births this month (see the module documentation)."""
+    pop, e, cfg = state.pop, params.economy, params.population
+    tab = Tables.build(params, state.geo, levers, state.livelihood)
+    earned = np.take(tab.income, state.cell)
+    earned *= pop.skill
+    saved = np.clip(pop.savings + np.float32(e.saving_rate) * (earned - np.float32(e.poverty_line)), 0.0, e.savings_max)
+    saved = np.where(pop.status == DETAINED, pop.savings, saved.astype(np.float32))
+    displaced = state.displaced()
+    months = pop.months_displaced + displaced.astype(np.int16)
+    changes = [Change("savings", None, saved), Change("months_displaced", None, months)]
+    born = np.zeros(0, np.int64)
+    if cfg.growth_annual > 0:
+        monthly = (1.0 + cfg.growth_annual) ** (1.0 / 12.0) - 1.0
+        u = streams.uniform_all(Draw.BIRTH, state.t, len(pop))
+        born = np.flatnonzero(displaced & (u < pop.size * np.float32(monthly)) & (pop.size < cfg.max_household_size))
+        by_origin = np.bincount(pop.origin[born], minlength=state.geo.n_regions) * pop.weight
+        changes += [Change("size", born, 1, add=True), Change("births_by_origin", None, by_origin, add=True)]
+    return Flows(births=float(len(born) * pop.weight), changes=tuple(changes))
