@@ -87,7 +87,7 @@ def indicators(state: State, flows: Flows, levers: Levers, params: Scenario, mon
     out |= {f"returns_voluntary_{h}": float(v) for h, v in zip(g.host_names, vol[:nH], strict=True)}
     out |= {f"returns_forced_{h}": float(v) for h, v in zip(g.host_names, forced[:nH], strict=True)}
     out["properties_confiscated"] = float(state.confiscated[0])
-    rows = np.flatnonzero(pop.status == Status.RETURNED)
+    rows = np.flatnonzero(state.at_home())
     if len(rows):
         tab = Tables.build(params, g, levers, state.livelihood)
         poor = tab.home_income[state.cell[rows]] * pop.skill[rows] < params.economy.poverty_line

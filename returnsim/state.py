@@ -54,10 +54,12 @@ class State:
     cell: np.ndarray = field(init=False, repr=False)  # int32: place cell of each row (see :meth:`cells`)
     risk_key: np.ndarray = field(init=False, repr=False)  # int16: origin * 4 + profile (static)
     _displaced: np.ndarray = field(init=False, repr=False)  # bool: status is DISPLACED or REDISPLACED
+    _at_home: np.ndarray = field(init=False, repr=False)  # bool: status is RETURNED
 
     def __post_init__(self):
         self.cell = self.cells(np.arange(len(self.pop)))
         self._displaced = _DISPLACED[self.pop.status]
+        self._at_home = self.pop.status == Status.RETURNED
         profile = self.pop.military_age_man.astype(np.int16) + 2 * self.pop.exposed.astype(np.int16)
         self.risk_key = self.pop.origin.astype(np.int16) * np.int16(4) + profile
 
@@ -87,6 +89,11 @@ class State:
         """Whether each row is displaced (never returned, or displaced again). Kept up to date by :meth:`apply`;
         read-only."""
         return self._displaced
+
+    def at_home(self) -> np.ndarray:
+        """Whether each row's household lives back at its origin (status ``RETURNED``). Kept up to date by
+        :meth:`apply`; read-only."""
+        return self._at_home
 
     def persons_by_origin(self) -> np.ndarray:
         """Persons by origin region, members in detention included."""
@@ -140,6 +147,7 @@ class State:
                 status_rows.append(c.rows)
         for rows in status_rows:
             self._displaced[rows] = _DISPLACED[self.pop.status[rows]]
+            self._at_home[rows] = self.pop.status[rows] == Status.RETURNED
         for rows in moved_rows:
             if isinstance(rows, slice):
                 self.cell = self.cells(np.arange(len(self.pop)))

@@ -61,7 +61,7 @@ def apply_changes(data: Mapping[str, Any], changes: Mapping[str, Any], source: s
             raise ScenarioError([f"{source}: {dotted}: not a dotted key such as decision.intercept"])
         node: Any = tree
         for depth, key in enumerate(parts[:-1]):
-            node = _child(node, key, parts[: depth + 1], source)
+            node = _child(node, key, parts[: depth + 1], source, str(dotted))
         leaf = parts[-1]
         if isinstance(node, list):
             node[_event_index(node, leaf, parts, source)] = thaw(value)
@@ -73,14 +73,15 @@ def apply_changes(data: Mapping[str, Any], changes: Mapping[str, Any], source: s
     return tree
 
 
-def _child(node: Any, key: str, path: list[str], source: str) -> Any:
+def _child(node: Any, key: str, path: list[str], source: str, dotted: str) -> Any:
     if isinstance(node, list):
         return node[_event_index(node, key, path, source)]
     if not isinstance(node, dict):
-        where = ".".join(path[:-1])
-        raise ScenarioError([f"{source}: {'.'.join(path)}: {where} is a value, not a table"])
-    if key not in node or not isinstance(node[key], dict | list):
+        raise ScenarioError([f"{source}: {dotted}: {'.'.join(path[:-1])} is a value, not a table"])
+    if key not in node:
         node[key] = {}  # a new table (e.g. a new host): validation reports what it lacks
+    elif not isinstance(node[key], dict | list):
+        raise ScenarioError([f"{source}: {dotted}: {'.'.join(path)} is a value, not a table"])
     return node[key]
 
 

@@ -100,14 +100,13 @@ def decide(state: State, levers: Levers, params: Scenario, streams: Streams) -> 
     u = streams.uniform_all(Draw.RETURN, t, len(pop))
     go = np.flatnonzero(displaced & (u < p))
 
+    # intentions of refugee households (displaced in a host), overall and in the hosts the survey covers
     in_host = np.flatnonzero(displaced & (pop.location < nH))
     intend = decision.intend_within(np.take(q, in_host), 12)
-    host = np.take(pop.location, in_host)
-    per_host = np.bincount(host, weights=intend, minlength=nH)
-    households = np.bincount(host, minlength=nH)
-    surveyed = g.host_surveyed
-    pct = 100.0 * per_host.sum() / households.sum() if households.sum() else 0.0
-    pct_surveyed = 100.0 * per_host[surveyed].sum() / households[surveyed].sum() if households[surveyed].sum() else 0.0
+    surveyed = np.take(np.append(g.host_surveyed, False), np.minimum(np.take(pop.location, in_host), nH))
+    n_surveyed = np.count_nonzero(surveyed)
+    pct = 100.0 * float(intend.sum(dtype=np.float64)) / len(in_host) if len(in_host) else 0.0
+    pct_surveyed = 100.0 * float(intend.sum(where=surveyed, dtype=np.float64)) / n_surveyed if n_surveyed else 0.0
 
     left = np.minimum(pop.location[go], nH)
     persons = pop.size[go].astype(np.float64) * pop.weight

@@ -30,7 +30,7 @@ __all__ = ["flee", "redisplace"]
 def redisplace(state: State, levers: Levers, params: Scenario, streams: Streams) -> Flows:
     """Returnees who leave home again this month (see the module documentation)."""
     pop, g, t = state.pop, state.geo, state.t
-    rows = np.flatnonzero((pop.status == RETURNED) & (pop.arrived != t))
+    rows = np.flatnonzero(state.at_home() & (pop.arrived != t))
     tab = Tables.build(params, g, levers, state.livelihood)
     income = tab.home_income[state.cell[rows]] * pop.skill[rows]
     origin = pop.origin[rows]

@@ -45,7 +45,7 @@ def security(state: State, levers: Levers, params: Scenario, streams: Streams) -
     pop, g, t = state.pop, state.geo, state.t
     nH, w = g.n_hosts, pop.weight
     arrivals = np.flatnonzero(pop.arrived == t)
-    settled = np.flatnonzero((pop.status == RETURNED) & (pop.arrived != t))
+    settled = np.flatnonzero(state.at_home() & (pop.arrived != t))
     profile = state.risk_key[arrivals] % 4
     p_arrival = detention_risk(
         levers, params, levers.detention_on_return, pop.location[arrivals] - nH, profile, pop.forced[arrivals]

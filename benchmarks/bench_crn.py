@@ -1,0 +1,85 @@
+"""Common random numbers: how much noise they take out of a policy comparison, and what they cost.
+
+For each library policy given, run it and the baseline over the same seeds, once with common random numbers
+(every decision its own stream, indexed by household and month: ``returnsim.streams``) and once with one
+sequential generator per run (each decision drawing only for the households that take it, as the first
+version did). Report the mean and standard deviation across seeds of the paired effect (policy minus
+baseline) of several outcomes, the ratio of the standard deviations, and the run time of each design.
+
+    python benchmarks/bench_crn.py                              # turkey_deports_to_safe_zone, 12 seeds, 1:100
+    python benchmarks/bench_crn.py amnesty_guarantees --seeds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+from returnsim.simulation import simulate
+
+OUTCOMES = {
+    "voluntary refugee returns": ("returns_voluntary_refugees", "sum"),
+    "IDP returns": ("returns_voluntary_idps", "sum"),
+    "persons arrested": ("detained", "sum"),
+    "re-displaced": ("redisplaced", "sum"),
+    "refugees at the end": ("refugees", "last"),
+}
+
+
+def outcomes(result) -> dict[str, float]:
+    s = result.series
+    return {name: float(s[col].sum() if how == "sum" else s[col][-1]) for name, (col, how) in OUTCOMES.items()}
+
+
+def effects(policy: str, seeds: list[int], common: bool, households_per_agent: int) -> tuple[dict, float]:
+    """Per outcome, the paired effects across seeds; and the mean wall time of one run."""
+    out: dict[str, list[float]] = {name: [] for name in OUTCOMES}
+    wall = []
+    for seed in seeds:
+        runs = []
+        for scenario in ("baseline", policy):
+            t0 = time.perf_counter()
+            runs.append(
+                outcomes(
+                    simulate(
+                        scenario, seed=seed, households_per_agent=households_per_agent, common_random_numbers=common
+                    )
+                )
+            )
+            wall.append(time.perf_counter() - t0)
+        for name in OUTCOMES:
+            out[name].append(runs[1][name] - runs[0][name])
+    return out, statistics.mean(wall)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("policies", nargs="*", default=["turkey_deports_to_safe_zone"])
+    parser.add_argument("--seeds", type=int, default=12)
+    parser.add_argument("--households-per-agent", type=int, default=100)
+    args = parser.parse_args()
+    seeds = list(range(1, args.seeds + 1))
+    print(f"{os.cpu_count()} cores; {args.seeds} seeds; 1 agent = {args.households_per_agent} households; 84 months")
+    for policy in args.policies:
+        common, t_common = effects(policy, seeds, True, args.households_per_agent)
+        sequential, t_seq = effects(policy, seeds, False, args.households_per_agent)
+        print(f"\n{policy} minus baseline (persons): mean ± sd across seeds")
+        print(f"{'outcome':28s} {'common random numbers':>26s} {'one sequential stream':>26s} {'sd ratio':>9s}")
+        for name in OUTCOMES:
+            a, b = common[name], sequential[name]
+            sa, sb = statistics.stdev(a), statistics.stdev(b)
+            ratio = f"{sb / sa:8.1f}x" if sa > 0 else "   (sd 0)"
+            print(
+                f"{name:28s} {statistics.mean(a):>14,.0f} ± {sa:>9,.0f} {statistics.mean(b):>14,.0f} ± {sb:>9,.0f} "
+                f"{ratio}"
+            )
+        print(
+            f"run time: {t_common:.3f} s with common random numbers, {t_seq:.3f} s with one sequential stream "
+            f"({100 * (t_common / t_seq - 1):+.1f} %)"
+        )
+
+
+if __name__ == "__main__":
+    main()
