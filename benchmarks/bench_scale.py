@@ -1,9 +1,9 @@
 """Speed and memory of the vectorised model at several scales (issue 4).
 
 For each number of households per agent (default 1, 10 and 100: full scale, 1/10, 1/100) and each
-choice of Mesa agent handles (``--handles off``: no ``Household`` agents, as ``returnsim.run`` does;
-``on``: one ``Household`` per row, as ``simulate()`` does by default), a fresh Python process runs the
-scenario through ``returnsim.simulate`` and reports
+choice of Mesa agent handles (``--handles off``: a ``returnsim.simulation.Simulation``, as ``returnsim run``
+and sweeps use; ``on``: a ``ReturnModel`` with one ``Household`` Mesa agent per row), a fresh Python process
+runs the scenario and reports
 
 - init: building the model (population synthesis, network, agent handles),
 - per month: mean wall time of one ``step()`` (plus the slowest month),
@@ -31,35 +31,37 @@ import time
 def one(scenario: str, k: int, months: int, handles: bool, seed: int | None) -> dict:
     """Run one size in this process and return its measurements."""
     t_import = time.perf_counter()
-    from returnsim import simulate
+    if handles:
+        from returnsim.model import ReturnModel as Run
+    else:
+        from returnsim.simulation import Simulation as Run
 
     imported = time.perf_counter() - t_import
-    stamps: list[float] = []
-    result = simulate(
-        scenario,
-        seed=seed,
-        months=months,
-        households_per_agent=k,
-        agents=handles,
-        progress=lambda done, total: stamps.append(time.perf_counter()),
-    )
-    model = result.model
-    steps = result.wall_seconds - result.init_seconds  # all months (and the final table)
-    gaps = [b - a for a, b in itertools.pairwise(stamps)]  # months 2.. (month 1 has no start stamp)
+    t0 = time.perf_counter()
+    run = Run(scenario, seed=seed, households_per_agent=k, **({"agents": True} if handles else {}))
+    init = time.perf_counter() - t0
+    stamps = [time.perf_counter()]
+    for _ in range(months):
+        run.step()
+        stamps.append(time.perf_counter())
+    total = time.perf_counter() - t0
+    state = run.sim.state if handles else run.state
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    ties = state.ties.out.nbytes + state.ties.in_ptr.nbytes + state.ties.in_rows.nbytes
     return {
         "households_per_agent": k,
         "handles": handles,
-        "rows": len(model.population),
-        "households": len(model.population) * k,
+        "rows": len(state.pop),
+        "households": len(state.pop) * k,
         "months": months,
         "import_s": imported,
-        "init_s": result.init_seconds,
-        "month_s": steps / months,
-        "slowest_month_s": max(gaps) if gaps else steps,
-        "total_s": result.wall_seconds,
+        "init_s": init,
+        "month_s": (stamps[-1] - stamps[0]) / months,
+        "slowest_month_s": max(gaps),
+        "total_s": total,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "columns_mb": (model.population.nbytes() + model.ties.nbytes) / 2**20,
-        "mesa_agents": len(model.agents),
+        "columns_mb": (state.pop.nbytes() + ties) / 2**20,
+        "mesa_agents": len(run.agents) if handles else 0,
     }
 
 
