@@ -4,25 +4,36 @@ No model, no globals and no random numbers here: the model draws with its own ge
 The same functions serve the whole population (arrays of millions) and one household
 (``Household.return_probability`` passes its row).
 
-Voluntary return (a random-utility logit hazard, Klabunde & Willekens 2016). For household *i*
-displaced at location *l* from origin region *o* under controller *c*:
+A displaced household's decision has two layers, as UNHCR's intention surveys ask about it: whether it hopes
+to return home one day, and, if it does, whether the conditions that stop it now let it go this month.
+
+Hope to return one day (a logit share, :func:`hope`):
+
+.. math::
+
+    \eta_i = \sigma(\eta_0 + \eta_A a_i - \eta_G g_i + \eta_L L_o - \eta_V v_c - \eta_H h_i)
+
+Return now (a random-utility logit hazard, Klabunde & Willekens 2016). For household *i* displaced at
+location *l* from origin region *o* under controller *c*:
 
 .. math::
 
     V_i = \beta_0 + \beta_P P_l + \beta_L (L^{orig}_i - L^{here}_i) - \beta_D \hat r_i - \beta_V v_c
-          - \beta_C m_i k_c - \beta_H h_i + \beta_N n_i + \beta_A a_i - \beta_G g_i + \beta_W w_l
+          - \beta_C m_i k_c - \beta_H h_i - \beta_S (1 - S_o) + \beta_N n_i + \beta_A a_i - \beta_G g_i
+          + \beta_W w_l
 
-    q_i = \sigma(V_i)                      \text{(monthly hazard of intending to return)}
+    q_i = \sigma(V_i)                      \text{(monthly hazard of intending to return, for those who hope)}
 
     f_i = \sigma(\kappa (s_i - C_l)) \, b_l  \text{(feasibility: savings vs cost, border open)}
 
-    p_i = q_i f_i                          \text{(monthly probability of returning)}
+    p_i = \eta_i q_i f_i                   \text{(monthly probability of returning)}
 
 with :math:`\sigma` the logistic function, :math:`\hat r_i` the perceived detention probability,
 :math:`m_i` a military-age man present, :math:`k_c` conscription enforced, :math:`h_i` the
-property-loss score, :math:`n_i` the share of network ties back home, :math:`a_i` attachment,
-:math:`g_i` integration and :math:`w_l` violence against refugees in their host (a war reaching
-them, ``host_conflict_shock``). The survey-comparable intention is :math:`1-(1-q_i)^{12}`.
+property-loss score, :math:`S_o` basic services and shelter functioning at origin, :math:`n_i` the share of
+network ties back home, :math:`a_i` attachment, :math:`g_i` integration and :math:`w_l` violence against
+refugees in their host (a war reaching them, ``host_conflict_shock``). The survey-comparable intention is
+:math:`\eta_i (1-(1-q_i)^{12})`.
 
 >>> import numpy as np
 >>> from returnsim.scenario import Decision
@@ -38,7 +49,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from returnsim.scenario import Decision, Property, Redisplacement, Security
+from returnsim.scenario import Decision, Hope, Property, Redisplacement, Security
 
 __all__ = [
     "ReturnInputs",
@@ -81,6 +92,7 @@ class ReturnInputs:
     return_cost: np.ndarray = 0.0
     border_open: np.ndarray = 1.0
     host_violence: np.ndarray = 0.0
+    services: np.ndarray = 0.0  # what is missing of basic services and shelter at origin (1 - services index)
 
     @classmethod
     def single(cls, **values: float) -> ReturnInputs:
@@ -91,7 +103,7 @@ class ReturnInputs:
 def place_utility(x: ReturnInputs, b: Decision) -> np.ndarray:
     """The terms of :math:`V_i` that depend only on the place (where the household is, where it is from, its
     home's status, whether a man of military age is present): the intercept, pressure, violence at origin,
-    conscription, property loss and violence in the host."""
+    conscription, property loss, violence in the host and missing services."""
     return (
         b.intercept
         + b.pressure * x.pressure
@@ -99,6 +111,7 @@ def place_utility(x: ReturnInputs, b: Decision) -> np.ndarray:
         - b.conscription * x.conscription
         - b.property_loss * x.property_loss
         + b.host_violence * x.host_violence
+        - b.services * x.services
     )
 
 
@@ -117,6 +130,33 @@ def household_utility(x: ReturnInputs, b: Decision) -> np.ndarray:
 def return_utility(x: ReturnInputs, b: Decision) -> np.ndarray:
     """The utility :math:`V_i` of returning this month: place terms plus household terms."""
     return place_utility(x, b) + household_utility(x, b)
+
+
+@dataclass(frozen=True)
+class HopeInputs:
+    """What the hope to return one day rests on, one array entry per household (broadcastable)."""
+
+    attachment: np.ndarray = 0.0
+    integration: np.ndarray = 0.0
+    livelihood: np.ndarray = 0.0  # the origin region's livelihood index (economic prospects at home)
+    violence: np.ndarray = 0.0  # violence at origin (security outlook)
+    property_loss: np.ndarray = 0.0
+
+
+def hope_place(x: HopeInputs, h: Hope) -> np.ndarray:
+    """The terms of the hope logit that depend only on the place: intercept, prospects at home, violence
+    there and the loss of the home."""
+    return h.intercept + h.livelihood * x.livelihood - h.violence * x.violence - h.property_loss * x.property_loss
+
+
+def hope_household(x: HopeInputs, h: Hope) -> np.ndarray:
+    """The household terms of the hope logit: attachment to home and integration where it lives."""
+    return h.attachment * x.attachment - h.integration * x.integration
+
+
+def hope(x: HopeInputs, h: Hope) -> np.ndarray:
+    r""":math:`\eta_i`, the probability that a household hopes to return home one day (UNHCR's surveys ask it)."""
+    return expit(hope_place(x, h) + hope_household(x, h))
 
 
 def intention_hazard(x: ReturnInputs, b: Decision) -> np.ndarray:

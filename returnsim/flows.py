@@ -56,8 +56,14 @@ class Flows:
     properties_confiscated: float = 0.0  # households (homes)
     properties_restituted: float = 0.0  # households (homes)
     births: float = 0.0
+    newly_displaced: float = 0.0  # people who had stayed, displaced this month (new_displacement)
+    registered_arrivals: float = 0.0  # new arrivals registered in hosts (registration)
+    deregistered: float = 0.0  # refugees who left a host's register without a verified return
+    homes_destroyed: float = 0.0  # households whose home was destroyed or damaged (housing_destruction)
     intend_return_12m_pct: float = 0.0  # % of refugee households (a share, not a flow: set by the decision)
     intend_return_12m_pct_surveyed: float = 0.0
+    hope_return_pct: float = 0.0  # % of refugee households hoping to return one day (a share)
+    hope_return_pct_surveyed: float = 0.0
     changes: tuple[Change, ...] = ()
 
     def __add__(self, other: Flows) -> Flows:

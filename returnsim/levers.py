@@ -5,16 +5,23 @@ in month ``t`` (counted from ``simulation.start``) applied on top. Nothing is ca
 so an event reverts by itself once its window ends, and any month can be resolved on its own.
 
 Events in force are applied in a fixed order that does not depend on their order in the file (docs/ODD.md
-7.0): first who controls each region (``control_change``), then controllers' own properties
-(``conscription``), then host-country policies, the national economy, property, relief from detention
-(``amnesty``, ``security_guarantee``: applied to the controllers in force after the changes of control), and
-last the displacements. Within one kind, the event that started earlier is applied first (a later one
-overrides it), then file order.
+7.0, ``ORDER``): first who controls each region (``control_change``, ``authority_change``), then controllers'
+own practice (``controller_policy``, ``conscription``), then host-country policies and economies, the national
+economy, IDP conditions, property, relief from detention (``amnesty``, ``security_guarantee``: applied to the
+controllers in force after the changes of control), and last the events that move people. Within one kind,
+the event that started earlier is applied first (a later one overrides it), then file order.
 
-Two kinds of event also act once on households, which needs the state: an amnesty or guarantee announced with
-some ``credibility`` lowers perceived risk in its first month (``Levers.announcements``), and
-``conflict_displacement`` moves residents (``Levers.displacements``); the transitions in
-``returnsim.transitions`` carry these out.
+**Dates to the day.** An event dated to the day (``2019-10-17``) acts pro rata in its first and last month:
+with the share ``w`` of the month's days it covers, a level moves ``w`` of the way from what it would be
+without the event (``lever + w * (value - lever)``), a rate or quota is scaled by ``w``, and a change of
+controller takes effect in the month the event covers at least half of. An event that moves a number of
+persons spreads them over its window day by day.
+
+Some events act once on households, which needs the state: an amnesty or guarantee announced with some
+``credibility`` (``Levers.announcements``), people fleeing fighting (``Levers.displacements``), new
+displacement of people who had stayed (``Levers.new_displacements``), new registrations and closed
+registrations in hosts (``Levers.registrations``, ``Levers.deregistrations``) and destruction of homes
+(``Levers.destructions``); the transitions in ``returnsim.transitions`` carry these out.
 
 >>> from returnsim.scenario import load_scenario
 >>> s = load_scenario("baseline").with_changes(
@@ -26,6 +33,8 @@ some ``credibility`` lowers perceived risk in its first month (``Levers.announce
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
@@ -35,28 +44,40 @@ from returnsim.geography import Geography, month_number
 from returnsim.scenario import (
     AidChangeEvent,
     AmnestyEvent,
+    AuthorityChangeEvent,
     BorderClosureEvent,
     ConflictDisplacementEvent,
     ConscriptionEvent,
     ControlChangeEvent,
+    ControllerPolicyEvent,
     DeportationEvent,
+    DeregistrationEvent,
     HostConflictShockEvent,
+    HostEconomyEvent,
     HostPressureEvent,
+    HousingDestructionEvent,
+    IdpConditionsEvent,
+    NationalEconomyEvent,
+    NewDisplacementEvent,
     PropertyConfiscationEvent,
     PropertyRestitutionEvent,
+    RegistrationEvent,
     ReturnPackageEvent,
     SanctionsReliefEvent,
     Scenario,
     SecurityGuaranteeEvent,
 )
+from returnsim.scenario.events import first_day, last_day
 
 __all__ = [
     "ORIGIN",
     "PROFILE_CODES",
     "TARGETING",
     "Announcement",
+    "Destruction",
     "Displacement",
     "Levers",
+    "Movement",
     "event_window",
     "levers_at",
 ]
@@ -66,6 +87,14 @@ ORIGIN = -1  # deportation destination code: the household's own origin region
 # Household profiles for amnesties: profile = military-age man (1) + 2 * politically exposed.
 PROFILE_CODES = {"all": (0, 1, 2, 3), "military_age_men": (1, 3), "politically_exposed": (2, 3), "others": (0,)}
 _FOREVER = 10**9  # last month of an event with neither end nor months: beyond any run
+#: events that act once, in their first month, when they have neither end nor months
+ONE_OFF = (
+    ConflictDisplacementEvent,
+    HousingDestructionEvent,
+    NewDisplacementEvent,
+    RegistrationEvent,
+    DeregistrationEvent,
+)
 
 
 @dataclass(frozen=True)
@@ -84,14 +113,38 @@ class Displacement:
     """A ``conflict_displacement`` in force this month: residents of ``region`` flee to ``destinations``."""
 
     event_id: str
-    salt: int  # separates the random streams of several displacements
+    salt: int  # separates the random streams of several events
     region: int
-    share: float | None  # share of residents over the whole window (or None)
-    persons: float | None  # persons over the whole window (or None)
-    months: int  # length of the window
-    elapsed: int  # months since it started
+    share: float | None  # share of residents to move this month (or None)
+    persons: float | None  # the event's persons over its whole window (or None)
+    remaining_days: float  # share of the window not yet past at the start of this month (persons: catch up)
+    this_month: float  # share of the window in this month
     destinations: np.ndarray  # location codes
     weights: np.ndarray  # shares, summing to 1
+
+
+@dataclass(frozen=True)
+class Movement:
+    """Persons to move this month: people who stayed fleeing a region (``new_displacement``), new arrivals
+    registered in a host (``registration``) or refugees leaving a host's register (``deregistration``)."""
+
+    event_id: str
+    salt: int
+    persons: float  # persons this month
+    region: int = -1  # new_displacement: the region they flee
+    host: int = -1  # registration, deregistration: the host
+    destinations: np.ndarray | None = None  # new_displacement: location codes
+    weights: np.ndarray | None = None  # new_displacement: destinations' shares; registration: origins' shares
+
+
+@dataclass(frozen=True)
+class Destruction:
+    """Homes destroyed or damaged in ``regions`` (bool by region), once."""
+
+    salt: int
+    regions: np.ndarray
+    destroyed_share: float
+    damaged_share: float
 
 
 @dataclass(frozen=True)
@@ -104,7 +157,7 @@ class Levers:
     host_aid: np.ndarray
     host_integration: np.ndarray
     host_return_cost: np.ndarray  # months of expenses
-    host_border_open: np.ndarray  # bool
+    host_border: np.ndarray  # share of the usual returns that can cross (1 open, 0 closed)
     host_violence: np.ndarray  # violence against refugees where they live (host_conflict_shock)
     registered_share: np.ndarray
     deportation_rate: np.ndarray  # monthly probability per eligible household
@@ -119,35 +172,88 @@ class Levers:
     # regions
     controller: np.ndarray  # controller number of each region
     confiscation_hazard: np.ndarray  # monthly, of absentees' homes, before claims
+    services: np.ndarray  # basic services and shelter functioning at origin (0-1)
     # controllers
     detention_on_return: np.ndarray
     detention_monthly: np.ndarray
     violence: np.ndarray
-    conscription: np.ndarray  # bool
+    conscription: np.ndarray  # share of the month conscription is enforced (0-1)
     detention_factor: np.ndarray  # (controller, profile): multiplier on detention from amnesties and guarantees
     # national
     national: float
-    sanctions: bool
+    sanctions: float  # sanctions in force (1), lifted (0)
+    sanctions_penalty: float
     reconstruction_aid: float
     restitution_monthly: float
-    # once-off actions of events this month
+    # actions of events this month
     announcements: tuple[Announcement, ...] = ()
     displacements: tuple[Displacement, ...] = ()
+    new_displacements: tuple[Movement, ...] = ()
+    registrations: tuple[Movement, ...] = ()
+    deregistrations: tuple[Movement, ...] = ()
+    destructions: tuple[Destruction, ...] = ()
 
-    def region_controller_value(self, table: np.ndarray) -> np.ndarray:
-        """A controller property (e.g. ``violence``) for each region, by who controls it now."""
-        return table[self.controller]
+
+# ------------------------------------------------------------------------------------------ windows
+
+
+def _month_start(start: str, t: int) -> dt.date:
+    total = month_number(start) + t
+    return dt.date(total // 12, total % 12 + 1, 1)
+
+
+def _days(start: str, t: int) -> int:
+    d = _month_start(start, t)
+    return calendar.monthrange(d.year, d.month)[1]
+
+
+def _span(event) -> tuple[dt.date, dt.date | None]:
+    """First and last day an event is in force (``None``: to the end of the run)."""
+    begin = first_day(event.month)
+    if event.end is not None:
+        return begin, last_day(event.end)
+    if event.months is not None:
+        total = month_number(event.month[:7]) + event.months - 1
+        return begin, dt.date(total // 12, total % 12 + 1, calendar.monthrange(total // 12, total % 12 + 1)[1])
+    if isinstance(event, ONE_OFF):
+        return begin, last_day(event.month[:7])
+    return begin, None
 
 
 def event_window(event, start: str) -> tuple[int, int]:
     """First and last month an event is in force, as month indices from ``start`` (inclusive)."""
-    first = month_number(event.month) - month_number(start)
-    if event.end is not None:
-        return first, month_number(event.end) - month_number(start)
-    if event.months is not None:
-        return first, first + event.months - 1
-    one_off = isinstance(event, ConflictDisplacementEvent)
-    return first, first if one_off else _FOREVER
+    _, end = _span(event)
+    first = month_number(event.month[:7]) - month_number(start)
+    if end is None:
+        return first, _FOREVER
+    return first, end.year * 12 + end.month - 1 - month_number(start)
+
+
+def _overlap(event, start: str, t: int) -> int:
+    """Days of month ``t`` the event covers."""
+    begin, end = _span(event)
+    m0 = _month_start(start, t)
+    m1 = m0 + dt.timedelta(days=_days(start, t) - 1)
+    lo, hi = max(begin, m0), min(end or m1, m1)
+    return max((hi - lo).days + 1, 0)
+
+
+def coverage(event, start: str, t: int) -> float:
+    """The share of month ``t``'s days the event covers (1 for a whole month)."""
+    return _overlap(event, start, t) / _days(start, t)
+
+
+def spread(event, start: str, t: int) -> tuple[float, float]:
+    """The share of an event's window that falls in month ``t``, and the share still ahead at the start of
+    month ``t`` (for events that move a number of persons over their window)."""
+    begin, end = _span(event)
+    total = (end - begin).days + 1
+    here = _overlap(event, start, t)
+    ahead = (end - max(begin, _month_start(start, t))).days + 1
+    return here / total, max(ahead, 0) / total
+
+
+# ---------------------------------------------------------------------------------------- the levers
 
 
 def _base(s: Scenario, g: Geography) -> dict:
@@ -163,7 +269,7 @@ def _base(s: Scenario, g: Geography) -> dict:
         "host_aid": arr(h.aid for h in H),
         "host_integration": arr(h.integration for h in H),
         "host_return_cost": arr(h.return_cost for h in H),
-        "host_border_open": arr((h.border_open for h in H), bool),
+        "host_border": arr(float(h.border_open) for h in H),
         "host_violence": np.zeros(len(H)),
         "registered_share": arr(h.registered_share for h in H),
         "deportation_rate": arr(h.deportation_rate for h in H),
@@ -179,17 +285,23 @@ def _base(s: Scenario, g: Geography) -> dict:
         "idp_integration": s.idps.integration,
         "controller": arr((g.controller(r.controller) for r in s.regions.values()), np.int16),
         "confiscation_hazard": np.full(g.n_regions, s.property.confiscation_hazard),
+        "services": arr(r.services for r in s.regions.values()),
         "detention_on_return": arr(c.detention_on_return for c in C),
         "detention_monthly": arr(c.detention_monthly for c in C),
         "violence": arr(c.violence for c in C),
-        "conscription": arr((c.conscription for c in C), bool),
+        "conscription": arr(float(c.conscription) for c in C),
         "detention_factor": np.ones((len(C), 4)),
         "national": s.economy.national,
-        "sanctions": s.economy.sanctions,
+        "sanctions": float(s.economy.sanctions),
+        "sanctions_penalty": s.economy.sanctions_penalty,
         "reconstruction_aid": s.economy.reconstruction_aid,
         "restitution_monthly": s.property.restitution_monthly,
         "announcements": [],
         "displacements": [],
+        "new_displacements": [],
+        "registrations": [],
+        "deregistrations": [],
+        "destructions": [],
     }
 
 
@@ -198,115 +310,235 @@ def _controllers(g: Geography, names) -> list[int]:
     return [g.controller(n) for n in names] if names else list(range(len(g.controller_names)))
 
 
+def _blend(old, new, w: float):
+    """``w`` of the way from ``old`` to ``new`` (exactly ``new`` when ``w`` is 1)."""
+    return new if w >= 1.0 else old + w * (new - old)
+
+
+def _ramp(elapsed: int, months: int) -> float:
+    return min(1.0, (elapsed + 1) / months) if months else 1.0
+
+
+@dataclass(frozen=True)
+class _When:
+    """What an event's application needs to know about this month."""
+
+    s: Scenario
+    g: Geography
+    t: int
+    first: int  # the event's first month index
+    rank: int  # its position in the scenario's event list (separates random streams)
+
+    @property
+    def elapsed(self) -> int:
+        return self.t - self.first
+
+    def w(self, event) -> float:
+        return coverage(event, self.s.simulation.start, self.t)
+
+
 # ----------------------------------------------------------------------------------- one per type
-# Each takes the levers being built (a dict of arrays), the geography, the event, the months since it started
-# and its rank in the scenario's event list.
+# Each takes the levers being built (a dict of arrays), the event and what it needs to know of the month.
 
 
-def _control_change(lv: dict, g: Geography, e: ControlChangeEvent, _elapsed: int, _rank: int) -> None:
-    lv["controller"][g.region(e.region)] = g.controller(e.controller)
+def _control_change(lv: dict, e: ControlChangeEvent, when: _When) -> None:
+    if when.w(e) >= 0.5:
+        lv["controller"][when.g.region(e.region)] = when.g.controller(e.controller)
 
 
-def _conscription(lv: dict, g: Geography, e: ConscriptionEvent, _elapsed: int, _rank: int) -> None:
-    lv["conscription"][_controllers(g, e.controllers)] = e.enforced
+def _authority_change(lv: dict, e: AuthorityChangeEvent, when: _When) -> None:
+    if when.w(e) < 0.5:
+        return
+    g = when.g
+    regions = np.isin(np.arange(g.n_regions), [g.region(r) for r in e.regions])
+    regions |= np.isin(lv["controller"], [g.controller(c) for c in e.from_controllers])
+    lv["controller"][regions] = g.controller(e.controller)
 
 
-def _deportation(lv: dict, g: Geography, e: DeportationEvent, _elapsed: int, _rank: int) -> None:
-    h = g.host(e.host)
-    lv["deportation_targeting"][h] = TARGETING.index(e.targeting)
-    lv["deportation_destination"][h] = ORIGIN if e.destination == "origin" else g.region(e.destination)
-    lv["deportation_rate"][h] = e.rate if e.rate is not None else 0.0
-    lv["deportation_quota"][h] = e.quota if e.quota is not None else np.nan
+def _controller_policy(lv: dict, e: ControllerPolicyEvent, when: _When) -> None:
+    ctrls = _controllers(when.g, e.controllers)
+    w = when.w(e) * _ramp(when.elapsed, e.ramp_months)
+    for key in ("detention_on_return", "detention_monthly", "violence", "conscription"):
+        value = getattr(e, key)
+        if value is not None:
+            lv[key][ctrls] = _blend(lv[key][ctrls], float(value), w)
 
 
-def _host_pressure(lv: dict, g: Geography, e: HostPressureEvent, _elapsed: int, _rank: int) -> None:
-    lv["host_pressure"][g.host(e.host)] = e.level
+def _conscription(lv: dict, e: ConscriptionEvent, when: _When) -> None:
+    ctrls = _controllers(when.g, e.controllers)
+    lv["conscription"][ctrls] = _blend(lv["conscription"][ctrls], float(e.enforced), when.w(e))
 
 
-def _aid_change(lv: dict, g: Geography, e: AidChangeEvent, _elapsed: int, _rank: int) -> None:
-    aid, h = lv["host_aid"], g.host(e.host)
-    aid[h] = e.level if e.level is not None else np.clip(aid[h] + e.change, 0.0, 1.0)
+def _deportation(lv: dict, e: DeportationEvent, when: _When) -> None:
+    g, h, w = when.g, when.g.host(e.host), when.w(e)
+    if w >= 0.5:
+        lv["deportation_targeting"][h] = TARGETING.index(e.targeting)
+        lv["deportation_destination"][h] = ORIGIN if e.destination == "origin" else g.region(e.destination)
+    if e.rate is not None:
+        lv["deportation_rate"][h] = _blend(lv["deportation_rate"][h], e.rate, w)
+    else:
+        lv["deportation_quota"][h] = e.quota * w
 
 
-def _border_closure(lv: dict, g: Geography, e: BorderClosureEvent, _elapsed: int, _rank: int) -> None:
-    lv["host_border_open"][g.host(e.host)] = e.open
+def _host_pressure(lv: dict, e: HostPressureEvent, when: _When) -> None:
+    h = when.g.host(e.host)
+    lv["host_pressure"][h] = _blend(lv["host_pressure"][h], e.level, when.w(e))
 
 
-def _host_conflict_shock(lv: dict, g: Geography, e: HostConflictShockEvent, _elapsed: int, _rank: int) -> None:
-    violence, h = lv["host_violence"], g.host(e.host)
-    violence[h] = max(violence[h], e.violence)
+def _aid_change(lv: dict, e: AidChangeEvent, when: _When) -> None:
+    aid, h = lv["host_aid"], when.g.host(e.host)
+    new = e.level if e.level is not None else np.clip(aid[h] + e.change, 0.0, 1.0)
+    aid[h] = _blend(aid[h], new, when.w(e))
 
 
-def _return_package(lv: dict, g: Geography, e: ReturnPackageEvent, _elapsed: int, _rank: int) -> None:
-    cost, h = lv["host_return_cost"], g.host(e.host)
-    cost[h] = max(0.0, cost[h] - e.subsidy)
+def _host_economy(lv: dict, e: HostEconomyEvent, when: _When) -> None:
+    earnings, h = lv["host_livelihood"], when.g.host(e.host)
+    new = e.livelihood if e.livelihood is not None else max(0.0, earnings[h] + e.change)
+    earnings[h] = _blend(earnings[h], new, when.w(e) * _ramp(when.elapsed, e.ramp_months))
 
 
-def _sanctions_relief(lv: dict, _g: Geography, e: SanctionsReliefEvent, elapsed: int, _rank: int) -> None:
+def _border_closure(lv: dict, e: BorderClosureEvent, when: _When) -> None:
+    h = when.g.host(e.host)
+    lv["host_border"][h] = _blend(lv["host_border"][h], 1.0 if e.open else e.capacity, when.w(e))
+
+
+def _host_conflict_shock(lv: dict, e: HostConflictShockEvent, when: _When) -> None:
+    violence, h = lv["host_violence"], when.g.host(e.host)
+    violence[h] = max(violence[h], e.violence * when.w(e))
+
+
+def _return_package(lv: dict, e: ReturnPackageEvent, when: _When) -> None:
+    cost, h = lv["host_return_cost"], when.g.host(e.host)
+    cost[h] = max(0.0, cost[h] - e.subsidy * when.w(e))
+
+
+def _sanctions_relief(lv: dict, e: SanctionsReliefEvent, when: _When) -> None:
+    w = when.w(e)
     if e.lift_sanctions:
-        lv["sanctions"] = False
-    ramp = min(1.0, (elapsed + 1) / e.ramp_months) if e.ramp_months else 1.0
-    lv["reconstruction_aid"] = min(1.0, lv["reconstruction_aid"] + e.reconstruction_aid * ramp)
+        lv["sanctions"] = _blend(lv["sanctions"], 0.0, w)
+    aid = e.reconstruction_aid * _ramp(when.elapsed, e.ramp_months) * w
+    lv["reconstruction_aid"] = min(1.0, lv["reconstruction_aid"] + aid)
 
 
-def _property_confiscation(lv: dict, g: Geography, e: PropertyConfiscationEvent, elapsed: int, _rank: int) -> None:
-    if elapsed >= e.claim_window_months:  # owners who missed the claim window start losing homes
+def _national_economy(lv: dict, e: NationalEconomyEvent, when: _When) -> None:
+    w = when.w(e) * _ramp(when.elapsed, e.ramp_months)
+    for key in ("national", "sanctions_penalty"):
+        value = getattr(e, key)
+        if value is not None:
+            lv[key] = _blend(lv[key], value, w)
+
+
+def _idp_conditions(lv: dict, e: IdpConditionsEvent, when: _When) -> None:
+    w = when.w(e)
+    for key in ("pressure", "return_cost", "integration", "livelihood_factor"):
+        value = getattr(e, key)
+        if value is not None:
+            lv[f"idp_{key}"] = _blend(lv[f"idp_{key}"], value, w)
+
+
+def _property_confiscation(lv: dict, e: PropertyConfiscationEvent, when: _When) -> None:
+    if when.elapsed >= e.claim_window_months:  # owners who missed the claim window start losing homes
+        g = when.g
         regions = [g.region(r) for r in e.regions] if e.regions else slice(None)
-        lv["confiscation_hazard"][regions] = e.hazard
+        lv["confiscation_hazard"][regions] = _blend(lv["confiscation_hazard"][regions], e.hazard, when.w(e))
 
 
-def _property_restitution(lv: dict, _g: Geography, e: PropertyRestitutionEvent, _elapsed: int, _rank: int) -> None:
-    lv["restitution_monthly"] = e.monthly
+def _property_restitution(lv: dict, e: PropertyRestitutionEvent, when: _When) -> None:
+    w = when.w(e)
+    lv["restitution_monthly"] = _blend(lv["restitution_monthly"], e.monthly, w)
     if e.repeal_confiscation:
-        lv["confiscation_hazard"][:] = 0.0
+        lv["confiscation_hazard"] *= 1.0 - w
 
 
-def _detention_relief(lv: dict, g: Geography, e: AmnestyEvent | SecurityGuaranteeEvent, elapsed: int, _rank: int):
+def _detention_relief(lv: dict, e: AmnestyEvent | SecurityGuaranteeEvent, when: _When) -> None:
+    g = when.g
     ctrls = _controllers(g, e.controllers)
     profiles = sorted({code for name in e.profiles for code in PROFILE_CODES[name]})
-    lv["detention_factor"][np.ix_(ctrls, profiles)] *= e.detention_factor
-    if elapsed == 0 and e.credibility > 0:
+    lv["detention_factor"][np.ix_(ctrls, profiles)] *= _blend(1.0, e.detention_factor, when.w(e))
+    if when.elapsed == 0 and e.credibility > 0:
         covered_c, covered_p = np.zeros(len(g.controller_names), bool), np.zeros(4, bool)
         covered_c[ctrls], covered_p[profiles] = True, True
         lv["announcements"].append(Announcement(covered_c, covered_p, e.detention_factor, e.credibility))
 
 
-def _conflict_displacement(lv: dict, g: Geography, e: ConflictDisplacementEvent, elapsed: int, rank: int) -> None:
-    names = list(e.destinations)
-    weights = np.array([e.destinations[n] for n in names], float)
+def _housing_destruction(lv: dict, e: HousingDestructionEvent, when: _When) -> None:
+    if when.elapsed == 0:
+        regions = np.isin(np.arange(when.g.n_regions), [when.g.region(r) for r in e.regions])
+        lv["destructions"].append(Destruction(when.rank, regions, e.destroyed_share, e.damaged_share))
+
+
+def _destinations(g: Geography, table) -> tuple[np.ndarray, np.ndarray]:
+    names = list(table)
+    weights = np.array([table[n] for n in names], float)
     codes = np.array([g.host(n) if n in g.host_names else g.n_hosts + g.region(n) for n in names], np.int16)
-    first, last = event_window(e, "0000-01")
+    return codes, weights / weights.sum()
+
+
+def _conflict_displacement(lv: dict, e: ConflictDisplacementEvent, when: _When) -> None:
+    here, ahead = spread(e, when.s.simulation.start, when.t)
+    codes, weights = _destinations(when.g, e.destinations)
     lv["displacements"].append(
         Displacement(
             event_id=e.id,
-            salt=rank,
-            region=g.region(e.region),
-            share=e.share,
+            salt=when.rank,
+            region=when.g.region(e.region),
+            share=1.0 - (1.0 - e.share) ** here if e.share is not None else None,
             persons=float(e.persons) if e.persons is not None else None,
-            months=last - first + 1,
-            elapsed=elapsed,
+            remaining_days=ahead,
+            this_month=here,
             destinations=codes,
-            weights=weights / weights.sum(),
+            weights=weights,
         )
     )
+
+
+def _new_displacement(lv: dict, e: NewDisplacementEvent, when: _When) -> None:
+    here, _ = spread(e, when.s.simulation.start, when.t)
+    codes, weights = _destinations(when.g, e.destinations)
+    move = Movement(
+        e.id, when.rank, e.persons * here, region=when.g.region(e.region), destinations=codes, weights=weights
+    )
+    lv["new_displacements"].append(move)
+
+
+def _registration(lv: dict, e: RegistrationEvent, when: _When) -> None:
+    g, h = when.g, when.g.host(e.host)
+    shares = e.origin_shares or when.s.hosts[e.host].origin_shares
+    weights = np.array([shares.get(r, 0.0) for r in g.region_names], float)
+    here, _ = spread(e, when.s.simulation.start, when.t)
+    lv["registrations"].append(Movement(e.id, when.rank, e.persons * here, host=h, weights=weights / weights.sum()))
+
+
+def _deregistration(lv: dict, e: DeregistrationEvent, when: _When) -> None:
+    here, _ = spread(e, when.s.simulation.start, when.t)
+    lv["deregistrations"].append(Movement(e.id, when.rank, e.persons * here, host=when.g.host(e.host)))
 
 
 # (event type, how it acts), in the order they are applied within a month
 ORDER: tuple[tuple[type, Callable], ...] = (
     (ControlChangeEvent, _control_change),
+    (AuthorityChangeEvent, _authority_change),
+    (ControllerPolicyEvent, _controller_policy),
     (ConscriptionEvent, _conscription),
     (DeportationEvent, _deportation),
     (HostPressureEvent, _host_pressure),
     (AidChangeEvent, _aid_change),
+    (HostEconomyEvent, _host_economy),
     (BorderClosureEvent, _border_closure),
     (HostConflictShockEvent, _host_conflict_shock),
     (ReturnPackageEvent, _return_package),
     (SanctionsReliefEvent, _sanctions_relief),
+    (NationalEconomyEvent, _national_economy),
+    (IdpConditionsEvent, _idp_conditions),
     (PropertyConfiscationEvent, _property_confiscation),
     (PropertyRestitutionEvent, _property_restitution),
     (AmnestyEvent, _detention_relief),
     (SecurityGuaranteeEvent, _detention_relief),
+    (HousingDestructionEvent, _housing_destruction),
     (ConflictDisplacementEvent, _conflict_displacement),
+    (NewDisplacementEvent, _new_displacement),
+    (RegistrationEvent, _registration),
+    (DeregistrationEvent, _deregistration),
 )
 _RANK = {kind: i for i, (kind, _) in enumerate(ORDER)}
 _APPLY = dict(ORDER)
@@ -322,9 +554,12 @@ def levers_at(s: Scenario, g: Geography, t: int) -> Levers:
         if first <= t <= last:
             in_force.append((_RANK[type(event)], first, rank, event))
     for _kind, first, rank, event in sorted(in_force, key=lambda x: x[:3]):
-        _APPLY[type(event)](lv, g, event, t - first, rank)
-    lv["announcements"] = tuple(lv["announcements"])
-    lv["displacements"] = tuple(lv["displacements"])
+        _APPLY[type(event)](lv, event, _When(s, g, t, first, rank))
+    # the reconstruction aid restores services: what is missing is made good in proportion
+    lv["services"] = lv["services"] + (1.0 - lv["services"]) * s.economy.services_aid_effect * lv["reconstruction_aid"]
+    for key in ("announcements", "displacements", "new_displacements", "registrations", "deregistrations"):
+        lv[key] = tuple(lv[key])
+    lv["destructions"] = tuple(lv["destructions"])
     for value in lv.values():
         if isinstance(value, np.ndarray):
             value.setflags(write=False)

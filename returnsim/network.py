@@ -38,22 +38,46 @@ class Ties:
         return self.out.shape[1]
 
 
-def build_ties(origin: np.ndarray, cfg: Network, rng: np.random.Generator) -> Ties:
-    """Draw ``cfg.ties`` ties per row (self-ties are possible and harmless) and index them both ways."""
+def build_ties(
+    origin: np.ndarray,
+    cfg: Network,
+    rng: np.random.Generator,
+    base: int | None = None,
+    extra_rng: np.random.Generator | None = None,
+) -> Ties:
+    """Draw ``cfg.ties`` ties per row (self-ties are possible and harmless) and index them both ways.
+
+    Only the first ``base`` rows (default: all) are tie targets; the rows after them (households who have not
+    left home yet, ``returnsim.population.stayers_needed``) draw their ties into the first ``base`` with
+    ``extra_rng``, so the ties among the first rows are the same whatever events a scenario adds.
+    """
     n, k = len(origin), cfg.ties
+    base = n if base is None else base
     if n == 0 or k == 0:
         return Ties(np.zeros((n, 0), np.int32, order="F"), np.zeros(n + 1, np.int64), np.zeros(0, np.int32))
-    order = np.argsort(origin, kind="stable").astype(np.int32)
-    counts = np.bincount(origin, minlength=int(origin.max()) + 1)
+    out = np.empty((n, k), np.int32, order="F")
+    out[:base] = _draw(origin[:base], origin[:base], k, cfg.same_origin_share, rng)
+    if base < n:
+        out[base:] = _draw(origin[base:], origin[:base], k, cfg.same_origin_share, extra_rng)
+    return Ties(out, *_incoming(out))
+
+
+def _draw(origin: np.ndarray, targets: np.ndarray, k: int, same_share: float, rng) -> np.ndarray:
+    """``k`` ties for each row of ``origin`` to rows of ``targets``: with probability ``same_share`` to a row of
+    the same origin (any row if there is none), otherwise to any row."""
+    n, m = len(origin), len(targets)
+    regions = int(max(origin.max(initial=0), targets.max(initial=0))) + 1
+    order = np.argsort(targets, kind="stable").astype(np.int32)
+    counts = np.bincount(targets, minlength=regions)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     start, count = starts[origin], counts[origin]
     out = np.empty((n, k), np.int32, order="F")
     for j in range(k):  # a loop over tie columns, not households
         u = rng.random(n)
-        same = rng.random(n) < cfg.same_origin_share
+        same = (rng.random(n) < same_share) & (count > 0)
         within = start + (u * count).astype(np.int64)
-        out[:, j] = np.where(same, order[within], (u * n).astype(np.int64))
-    return Ties(out, *_incoming(out))
+        out[:, j] = np.where(same, order[np.minimum(within, m - 1)], (u * m).astype(np.int64))
+    return out
 
 
 def _incoming(out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

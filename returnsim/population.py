@@ -22,6 +22,8 @@ class Status(IntEnum):
     RETURNED = 1  # living back in the origin region
     DETAINED = 2  # every member held by security services after return (nobody left at home)
     REDISPLACED = 3  # returned, then displaced again
+    STAYER = 4  # never displaced yet: people at home who flee or arrive in a host during the run (events)
+    DEPARTED = 5  # left a host's register without a verified return (deregistration): no longer followed
 
 
 class PropertyStatus(IntEnum):
@@ -97,8 +99,19 @@ def _n_rows(persons: float, mean_size: float, weight: int) -> int:
     return round(persons / (mean_size * weight))
 
 
-def synthesize(s: Scenario, g: Geography, levers: Levers, rng: np.random.Generator, weight: int) -> Population:
-    """Draw the initial population: refugees by host and IDPs, with origins from the scenario.
+def synthesize(
+    s: Scenario,
+    g: Geography,
+    levers: Levers,
+    rng: np.random.Generator,
+    weight: int,
+    stayers: np.ndarray | None = None,
+    stayer_rng: np.random.Generator | None = None,
+) -> Population:
+    """Draw the initial population: refugees by host and IDPs, with origins from the scenario; then, after
+    them, households who have not left home (yet) but whom events will displace or register in a host:
+    ``stayers`` persons by region (:func:`stayers_needed`), drawn from a generator of their own (``stayer_rng``)
+    so that the rows before them are the same whatever events a scenario adds.
 
     ``levers`` are those of the first month (initial perceived risk starts from the detention risk then);
     ``rng`` is the population's own generator, so that it is the same whatever policies a scenario adds.
@@ -134,12 +147,42 @@ def synthesize(s: Scenario, g: Geography, levers: Levers, rng: np.random.Generat
 
     location = np.concatenate(locations) if locations else np.zeros(0, np.int16)
     origin = np.concatenate(origins) if origins else np.zeros(0, np.int16)
-    n = len(location)
+    pop = _households(s, g, levers, rng, weight, location, origin, np.zeros(len(location), np.int8))
+    if stayers is None or not stayers.any():
+        return pop
+    rows = np.ceil(stayers / (pop_cfg.persons_per_household * weight)).astype(np.int64)
+    origin = np.repeat(np.arange(len(regions), dtype=np.int16), rows)
+    status = np.full(len(origin), Status.STAYER, np.int8)
+    extra = _households(s, g, levers, stayer_rng, weight, (origin + nH).astype(np.int16), origin, status)
+    extra.registered[:] = False
+    extra.months_displaced[:] = 0
+    return Population(**{n: np.concatenate([getattr(pop, n), getattr(extra, n)]) for n in COLUMNS}, weight=weight)
 
+
+def stayers_needed(s: Scenario, g: Geography) -> np.ndarray:
+    """Persons by region whom the scenario's events will displace from home (``new_displacement``) or register
+    in a host (``registration``, by its origin shares)."""
+    from returnsim.scenario import NewDisplacementEvent, RegistrationEvent
+
+    out = np.zeros(g.n_regions)
+    for e in s.events:
+        if isinstance(e, NewDisplacementEvent):
+            out[g.region(e.region)] += e.persons
+        elif isinstance(e, RegistrationEvent):
+            table = e.origin_shares or s.hosts[e.host].origin_shares
+            weights = np.array([table.get(r, 0.0) for r in g.region_names], float)
+            out += e.persons * weights / weights.sum()
+    return out
+
+
+def _households(s: Scenario, g: Geography, levers: Levers, rng, weight: int, location, origin, status) -> Population:
+    """Households at ``location`` from ``origin`` with ``status``, their other attributes drawn."""
+    pop_cfg = s.population
+    nH, n = g.n_hosts, len(location)
     mam = rng.random(n) < pop_cfg.military_age_man_share
     single = mam & (rng.random(n) < pop_cfg.single_man_share / max(pop_cfg.military_age_man_share, 1e-9))
     size = _draw_sizes(rng, single, pop_cfg.persons_per_household, pop_cfg.single_man_share, pop_cfg.max_household_size)
-    former = np.array([r.former_opposition for r in s.regions.values()])[origin]
+    former = g.former_opposition[origin]
     exposed_p = np.where(former, pop_cfg.political_exposure_former_opposition, pop_cfg.political_exposure_other)
     exposed = rng.random(n) < exposed_p
     reg_share = np.append([h.registered_share for h in s.hosts.values()], 1.0)
@@ -165,7 +208,7 @@ def synthesize(s: Scenario, g: Geography, levers: Levers, rng: np.random.Generat
         perceived_risk=np.minimum(actual * pop_cfg.initial_risk_bias, 1.0).astype(np.float32),
         info_confidence=_beta_mean(rng, pop_cfg.info_confidence_mean, n, pop_cfg.trait_concentration),
         attachment=_beta_mean(rng, pop_cfg.attachment_mean, n, pop_cfg.trait_concentration),
-        status=np.zeros(n, np.int8),
+        status=np.asarray(status, np.int8),
         detained=np.zeros(n, np.int8),
         forced=np.zeros(n, bool),
         arrived=np.full(n, NEVER, np.int16),

@@ -30,9 +30,15 @@ FLOW_KEYS = (
     "released",
     "redisplaced",
     "displaced_by_conflict",
+    "newly_displaced",
+    "registered_arrivals",
+    "deregistered",
+    "homes_destroyed",
     "properties_restituted",
     "intend_return_12m_pct",
     "intend_return_12m_pct_surveyed",
+    "hope_return_pct",
+    "hope_return_pct_surveyed",
     "births",
 )
 

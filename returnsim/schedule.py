@@ -17,6 +17,7 @@ from returnsim.transitions.decide import decide
 from returnsim.transitions.deport import deport
 from returnsim.transitions.information import announce, learn
 from returnsim.transitions.livelihoods import economy, livelihoods
+from returnsim.transitions.movements import deregister, destroy_homes, displace_stayers, register
 from returnsim.transitions.property import property_
 from returnsim.transitions.redisplace import flee, redisplace
 from returnsim.transitions.security import security
@@ -24,7 +25,22 @@ from returnsim.transitions.security import security
 __all__ = ["STAGES", "advance"]
 
 #: the transitions of a month, in order
-STAGES = (economy, announce, flee, decide, deport, security, redisplace, property_, livelihoods, learn)
+STAGES = (
+    economy,
+    announce,
+    destroy_homes,
+    flee,
+    displace_stayers,
+    register,
+    deregister,
+    decide,
+    deport,
+    security,
+    redisplace,
+    property_,
+    livelihoods,
+    learn,
+)
 
 
 def advance(state: State, levers: Levers, params: Scenario, streams: Streams) -> Flows:

@@ -29,7 +29,7 @@ from returnsim import state as state_io
 from returnsim.geography import Geography, month_label
 from returnsim.levers import Levers, levers_at
 from returnsim.network import build_ties, codes
-from returnsim.population import synthesize
+from returnsim.population import Status, stayers_needed, synthesize
 from returnsim.reporters import columns, indicators
 from returnsim.scenario import Scenario, ScenarioError, load_scenario
 from returnsim.schedule import advance
@@ -98,8 +98,24 @@ class Simulation:
 
     def _new_state(self, weight: int) -> State:
         s, g = self.params, self.geo
-        pop = synthesize(s, g, levers_at(s, g, 0), self.streams.generator(Draw.SYNTHESIS), weight)
-        ties = build_ties(pop.origin, s.network, self.streams.generator(Draw.NETWORK))
+        stayers = stayers_needed(s, g)
+        pop = synthesize(
+            s,
+            g,
+            levers_at(s, g, 0),
+            self.streams.generator(Draw.SYNTHESIS),
+            weight,
+            stayers,
+            self.streams.generator(Draw.SYNTHESIS, salt=1),
+        )
+        base = int(np.count_nonzero(pop.status != Status.STAYER))
+        ties = build_ties(
+            pop.origin,
+            s.network,
+            self.streams.generator(Draw.NETWORK),
+            base,
+            self.streams.generator(Draw.NETWORK, salt=1),
+        )
         n = len(pop)
         return State(
             geo=g,

@@ -50,6 +50,10 @@ class Draw(IntEnum):
     CONFLICT = 11  # a resident flees fighting (conflict_displacement)
     DESTINATION = 12  # where a household fleeing fighting goes
     REGISTER = 13  # a household arriving in a host is registered there
+    NEW_DISPLACEMENT = 14  # which of the people who stayed flee (new_displacement)
+    ARRIVAL = 15  # which of the people who stayed arrive in a host (registration)
+    DEREGISTRATION = 16  # which refugees leave a host's register
+    DESTRUCTION = 17  # whose home is destroyed or damaged
 
 
 class Streams:

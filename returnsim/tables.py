@@ -82,14 +82,16 @@ class Tables:
     """This month's values by place cell (float32 arrays indexed by ``State.cell``)."""
 
     place_inputs: decision.ReturnInputs  # the decision inputs that depend only on the cell
+    hope_inputs: decision.HopeInputs  # the hope inputs that depend only on the cell
     income: np.ndarray  # livelihood index per unit skill where the row lives
     home_income: np.ndarray  # the same at home
     place_utility: np.ndarray  # place terms of the return utility (``decision.place_utility``)
     gap: np.ndarray  # home income minus income here, per unit skill (times skill: the livelihood gap)
     integration: np.ndarray  # integration level G of the place (times 1 - exp(-t/tau): the integration term)
     return_cost: np.ndarray
-    border_open: np.ndarray  # 1.0 where the way home is open
+    border_open: np.ndarray  # share of the usual returns that can cross (1 open, 0 closed)
     reachable_cost: np.ndarray  # the return cost where the way home is open, infinite where it is closed
+    hope_place: np.ndarray  # place terms of the hope logit (``decision.hope_place``)
 
     @classmethod
     def build(cls, s: Scenario, g: Geography, lv: Levers, livelihood: np.ndarray) -> Tables:
@@ -97,22 +99,26 @@ class Tables:
         here = income_here(s, g, lv, livelihood, c.location, c.origin, c.property)
         home = home_income(s, livelihood, c.origin, c.property)
         ctrl = lv.controller[c.origin]
+        loss = decision.property_loss_score(c.property, s.property)
         x = decision.ReturnInputs(
             pressure=by_location(g, lv.host_pressure, lv.idp_pressure)[c.location],
             violence=lv.violence[ctrl],
-            conscription=(c.man & lv.conscription[ctrl]).astype(float),
-            property_loss=decision.property_loss_score(c.property, s.property),
+            conscription=c.man * lv.conscription[ctrl],
+            property_loss=loss,
             host_violence=by_location(g, lv.host_violence, 0.0)[c.location],
+            services=1.0 - lv.services[c.origin],
         )
+        h = decision.HopeInputs(livelihood=livelihood[c.origin], violence=lv.violence[ctrl], property_loss=loss)
 
         cost = by_location(g, lv.host_return_cost, lv.idp_return_cost)[c.location]
-        open_ = by_location(g, lv.host_border_open, True)[c.location]
+        open_ = by_location(g, lv.host_border, 1.0)[c.location]
 
         def f32(a) -> np.ndarray:
             return np.ascontiguousarray(a, np.float32)
 
         return cls(
             place_inputs=x,
+            hope_inputs=h,
             income=f32(here),
             home_income=f32(home),
             place_utility=f32(decision.place_utility(x, s.decision)),
@@ -120,5 +126,6 @@ class Tables:
             integration=f32(by_location(g, lv.host_integration, lv.idp_integration)[c.location]),
             return_cost=f32(cost),
             border_open=f32(open_),
-            reachable_cost=f32(np.where(open_, cost, np.inf)),
+            reachable_cost=f32(np.where(open_ > 0, cost, np.inf)),
+            hope_place=f32(decision.hope_place(h, s.hope)),
         )

@@ -140,7 +140,7 @@ def test_sanctions_relief_ramps_up_reconstruction_and_lifts_origin_livelihoods(w
     event = {"type": "sanctions_relief", "month": "2020-01", "reconstruction_aid": 0.6, "ramp_months": 3}
     steps = levers(world(event), 4)
     aid = [round(lv.reconstruction_aid, 6) for lv in steps]
-    assert aid == [0.2, 0.4, 0.6, 0.6] and steps[-1].sanctions is False
+    assert aid == [0.2, 0.4, 0.6, 0.6] and steps[-1].sanctions == 0.0
     before, after = run(), run(event)
     livelihood = [r.timeseries["origin_livelihood_mean"].iloc[-1] for r in (before, after)]
     assert livelihood[1] > livelihood[0] + 0.1

@@ -10,12 +10,25 @@ its rank among the events of that type: ``deportation_1``, ``deportation_2``...
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import re
 from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, Field, model_validator
 
-from returnsim.scenario.fields import Count, Items, Month, NonNegative, PositiveInt, Share, Weights, _between, _Node
+from returnsim.scenario.fields import (
+    Count,
+    Date,
+    FrozenMap,
+    Items,
+    NonNegative,
+    PositiveInt,
+    Share,
+    Weights,
+    _between,
+    _Node,
+)
 
 Targeting = Literal["all", "unregistered", "military_age_men", "single_men"]
 Profile = Literal["all", "military_age_men", "politically_exposed", "others"]
@@ -46,10 +59,21 @@ def default_ids(events: list) -> list:
     return out
 
 
+def first_day(date: str) -> dt.date:
+    """The first day an event dated ``date`` covers: the day itself, or the month's first day."""
+    return dt.date(int(date[:4]), int(date[5:7]), int(date[8:]) if len(date) == 10 else 1)
+
+
+def last_day(date: str) -> dt.date:
+    """The last day an event ending ``date`` covers: the day itself, or the month's last day."""
+    year, month = int(date[:4]), int(date[5:7])
+    return dt.date(year, month, int(date[8:]) if len(date) == 10 else calendar.monthrange(year, month)[1])
+
+
 class _Event(_Node):
     id: EventId
-    month: Month
-    end: Month | None = None
+    month: Date
+    end: Date | None = None
     months: PositiveInt | None = None
     note: str = ""
 
@@ -57,7 +81,7 @@ class _Event(_Node):
     def _window(self):
         if self.end is not None and self.months is not None:
             raise ValueError("give either end or months, not both")
-        if self.end is not None and self.end < self.month:
+        if self.end is not None and last_day(self.end) < first_day(self.month):
             raise ValueError(f"end {self.end} is before month {self.month}")
         return self
 
@@ -152,6 +176,7 @@ class BorderClosureEvent(_Event):
     type: Literal["border_closure"]
     host: str
     open: bool = False
+    capacity: Share = 0.0  # while closed: share of the usual returns that still get through
 
 
 class HostConflictShockEvent(_Event):
@@ -179,6 +204,124 @@ class ConflictDisplacementEvent(_Event):
         return self
 
 
+def _at_least_one(event: _Event, *names: str) -> None:
+    if all(getattr(event, n) is None for n in names):
+        raise ValueError(f"give at least one of {', '.join(names)}")
+
+
+class ControllerPolicyEvent(_Event):
+    """A controller changes its own practice: detention, violence, conscription (regime change over time)."""
+
+    type: Literal["controller_policy"]
+    controllers: Items[str] = ()
+    detention_on_return: Share | None = None
+    detention_monthly: Share | None = None
+    violence: Share | None = None
+    conscription: bool | None = None
+    ramp_months: Count = 0
+
+    @model_validator(mode="after")
+    def _something(self):
+        _at_least_one(self, "detention_on_return", "detention_monthly", "violence", "conscription")
+        return self
+
+
+class AuthorityChangeEvent(_Event):
+    """A new authority takes over many regions at once: the regions listed, and every region held by the
+    controllers listed in ``from_controllers``."""
+
+    type: Literal["authority_change"]
+    controller: str
+    regions: Items[str] = ()
+    from_controllers: Items[str] = ()
+
+    @model_validator(mode="after")
+    def _where(self):
+        if not self.regions and not self.from_controllers:
+            raise ValueError("give regions or from_controllers (or both)")
+        return self
+
+
+class IdpConditionsEvent(_Event):
+    """Conditions of the internally displaced change: pressure, cost of moving home, integration, livelihood."""
+
+    type: Literal["idp_conditions"]
+    pressure: Share | None = None
+    return_cost: NonNegative | None = None
+    integration: Share | None = None
+    livelihood_factor: NonNegative | None = None
+
+    @model_validator(mode="after")
+    def _something(self):
+        _at_least_one(self, "pressure", "return_cost", "integration", "livelihood_factor")
+        return self
+
+
+class NationalEconomyEvent(_Event):
+    """Syria's economy and the weight of sanctions change (a currency collapse, new sanctions)."""
+
+    type: Literal["national_economy"]
+    national: Share | None = None
+    sanctions_penalty: Share | None = None
+    ramp_months: Count = 0
+
+    @model_validator(mode="after")
+    def _something(self):
+        _at_least_one(self, "national", "sanctions_penalty")
+        return self
+
+
+class HostEconomyEvent(_Event):
+    """Refugees' earnings in a host change (a host's financial crisis)."""
+
+    type: Literal["host_economy"]
+    host: str
+    livelihood: NonNegative | None = None
+    change: Annotated[float, _between(-1.0, 1.0)] | None = None
+    ramp_months: Count = 0
+
+    @model_validator(mode="after")
+    def _level_or_change(self):
+        _one_of(self, "livelihood", "change")
+        return self
+
+
+class HousingDestructionEvent(_Event):
+    """A disaster or offensive destroys or damages homes in regions, once, in its first month."""
+
+    type: Literal["housing_destruction"]
+    regions: Items[str]
+    destroyed_share: Share = 0.0
+    damaged_share: Share = 0.0
+
+
+class NewDisplacementEvent(_Event):
+    """People who had stayed in a region flee it (spread over the event's window): new IDPs or refugees."""
+
+    type: Literal["new_displacement"]
+    region: str
+    persons: Count
+    destinations: Weights
+
+
+class RegistrationEvent(_Event):
+    """New arrivals from Syria are registered in a host (spread over the event's window)."""
+
+    type: Literal["registration"]
+    host: str
+    persons: Count
+    origin_shares: Weights = Field(default_factory=FrozenMap)  # default: the host's own origin_shares
+
+
+class DeregistrationEvent(_Event):
+    """Refugees leave a host's registered stock without a verified return (records closed, onward movement,
+    resettlement), spread over the event's window."""
+
+    type: Literal["deregistration"]
+    host: str
+    persons: Count
+
+
 _EVENT_CLASSES = (
     DeportationEvent,
     HostPressureEvent,
@@ -194,6 +337,15 @@ _EVENT_CLASSES = (
     HostConflictShockEvent,
     ReturnPackageEvent,
     ConflictDisplacementEvent,
+    ControllerPolicyEvent,
+    AuthorityChangeEvent,
+    IdpConditionsEvent,
+    NationalEconomyEvent,
+    HostEconomyEvent,
+    HousingDestructionEvent,
+    NewDisplacementEvent,
+    RegistrationEvent,
+    DeregistrationEvent,
 )
 EVENT_TYPES: dict[str, type[_Event]] = {cls.model_fields["type"].annotation.__args__[0]: cls for cls in _EVENT_CLASSES}
 Event = Annotated[Union[_EVENT_CLASSES], Field(discriminator="type")]  # noqa: UP007

@@ -15,6 +15,7 @@ TypeError: scenario tables are read-only; make a variant with Scenario.with_chan
 
 from __future__ import annotations
 
+import calendar
 import re
 from typing import Annotated, Any, TypeVar
 
@@ -89,7 +90,22 @@ NonNegative = Annotated[float, _at_least(0.0)]
 Positive = Annotated[float, AfterValidator(_positive)]
 Count = Annotated[int, _at_least(0)]
 PositiveInt = Annotated[int, _at_least(1)]
+
+
+def _date(v: str) -> str:
+    """A month (``YYYY-MM``) or a day (``YYYY-MM-DD``): the dates of events."""
+    if not v.isascii() or not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])(-[0-9]{2})?", v):
+        raise ValueError("must be a month YYYY-MM or a day YYYY-MM-DD, e.g. 2019-07 or 2019-07-15")
+    if len(v) == 10:
+        year, month, day = int(v[:4]), int(v[5:7]), int(v[8:])
+        if not 1 <= day <= calendar.monthrange(year, month)[1]:
+            raise ValueError(f"{v[:7]} has no day {day}")
+    return v
+
+
 Month = Annotated[str, AfterValidator(_month)]
+#: an event's date: a month (the whole month) or a day (the event acts pro rata within its first and last month)
+Date = Annotated[str, AfterValidator(_date)]
 Weights = Annotated[dict[str, NonNegative], AfterValidator(FrozenMap)]
 
 

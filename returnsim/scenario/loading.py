@@ -12,7 +12,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from returnsim.scenario.errors import ScenarioError, _describe, _dotted, _show, _source
-from returnsim.scenario.events import ConflictDisplacementEvent, ControlChangeEvent, DeportationEvent
+from returnsim.scenario.events import (
+    AuthorityChangeEvent,
+    ConflictDisplacementEvent,
+    ControlChangeEvent,
+    DeportationEvent,
+    NewDisplacementEvent,
+    RegistrationEvent,
+)
 from returnsim.scenario.schema import Scenario
 
 
@@ -177,11 +184,16 @@ def _cross_check(s: Scenario) -> list[tuple[tuple, str]]:
             ref((*loc, "controllers"), name, controllers, "controller")
         for name in getattr(event, "regions", ()):
             ref((*loc, "regions"), name, regions, "region")
-        if isinstance(event, ControlChangeEvent | ConflictDisplacementEvent):
+        for name in getattr(event, "from_controllers", ()):
+            ref((*loc, "from_controllers"), name, controllers, "controller")
+        if isinstance(event, ControlChangeEvent | ConflictDisplacementEvent | NewDisplacementEvent):
             ref((*loc, "region"), event.region, regions, "region")
-        if isinstance(event, ControlChangeEvent):
+        if isinstance(event, ControlChangeEvent | AuthorityChangeEvent):
             ref((*loc, "controller"), event.controller, controllers, "controller")
-        if isinstance(event, ConflictDisplacementEvent):
+        if isinstance(event, RegistrationEvent):
+            for key in event.origin_shares:
+                ref((*loc, "origin_shares", key), key, regions, "region")
+        if isinstance(event, ConflictDisplacementEvent | NewDisplacementEvent):
             for key in event.destinations:
                 ref(
                     (*loc, "destinations", key),

@@ -75,6 +75,18 @@ class Decision(_Node):
     feasibility_slope: NonNegative = 1.5
     integration_months: Positive = 60.0
     host_violence: float = 6.0
+    services: float = 0.0
+
+
+class Hope(_Node):
+    """Weights of the hope to return one day (a logit share; the default hopes nearly everyone)."""
+
+    intercept: float = 10.0
+    attachment: float = 0.0
+    integration: float = 0.0
+    livelihood: float = 0.0
+    violence: float = 0.0
+    property_loss: float = 0.0
 
 
 class Security(_Node):
@@ -104,6 +116,7 @@ class Economy(_Node):
     saving_rate: NonNegative = 0.5
     savings_max: NonNegative = 24.0
     livelihood_floor: Share = 0.01
+    services_aid_effect: Share = 0.5
 
 
 class Property(_Node):
@@ -152,6 +165,7 @@ class Region(_Node):
     damaged_share: Share = 0.15
     destroyed_share: Share = 0.1
     occupied_share: Share = 0.03
+    services: Share = 0.5
     former_opposition: bool = False
     displacement_destination: str = ""
 
@@ -173,6 +187,7 @@ class Scenario(_Node):
     population: Population = Field(default_factory=Population)
     network: Network = Field(default_factory=Network)
     decision: Decision = Field(default_factory=Decision)
+    hope: Hope = Field(default_factory=Hope)
     security: Security = Field(default_factory=Security)
     redisplacement: Redisplacement = Field(default_factory=Redisplacement)
     economy: Economy = Field(default_factory=Economy)

@@ -22,5 +22,5 @@ import numpy as np
 from returnsim.population import PropertyStatus, Status
 
 # the codes as the columns' own dtype (comparing an int8 column with an IntEnum member widens it to int64)
-DISPLACED, RETURNED, DETAINED, REDISPLACED = (np.int8(s) for s in Status)
+DISPLACED, RETURNED, DETAINED, REDISPLACED, STAYER, DEPARTED = (np.int8(s) for s in Status)
 INTACT, DAMAGED, DESTROYED, OCCUPIED, CONFISCATED = (np.int8(p) for p in PropertyStatus)

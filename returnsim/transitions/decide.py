@@ -69,25 +69,56 @@ def inputs(state: State, tab: Tables, params: Scenario, rows=slice(None)) -> dec
         conscription=place.conscription[cell],
         property_loss=place.property_loss[cell],
         host_violence=place.host_violence[cell],
+        services=place.services[cell],
         **_household(state, tab, params, rows),
     )
 
 
-def hazards(state: State, tab: Tables, params: Scenario, rows=slice(None)) -> tuple[np.ndarray, np.ndarray]:
-    """The monthly intention hazard ``q`` and return probability ``p = q * f`` of ``rows``: the same numbers as
+def hope_inputs(state: State, tab: Tables, params: Scenario, rows=slice(None)) -> decision.HopeInputs:
+    """Every input of the hope to return one day of ``rows``: what ``decision.hope`` weighs."""
+    cell = state.cell[rows]
+    place = tab.hope_inputs
+    household = _household(state, tab, params, rows)
+    return decision.HopeInputs(
+        attachment=household["attachment"],
+        integration=household["integration"],
+        livelihood=place.livelihood[cell],
+        violence=place.violence[cell],
+        property_loss=place.property_loss[cell],
+    )
+
+
+def hazards(state: State, tab: Tables, params: Scenario, rows=slice(None)) -> tuple[np.ndarray, ...]:
+    """The hope to return one day ``eta``, the monthly intention hazard ``q`` of those who hope, and the return
+    probability ``p = eta * q * f`` of ``rows``: the same numbers as ``decision.hope(hope_inputs(...))`` and
     ``decision.return_probability(inputs(...))``, with the place terms summed once per cell and a closed border
     written as an infinite cost (its feasibility is 0 either way)."""
     b = params.decision
     cell = state.cell[rows]
     household = _household(state, tab, params, rows)
-    del household["return_cost"], household["border_open"]
+    del household["return_cost"]
+    border = household.pop("border_open")
     utility = np.take(tab.place_utility, cell)
     utility += decision.household_utility(decision.ReturnInputs(**household), b)
     q = decision.expit(utility)
+    hoping = np.take(tab.hope_place, cell)
+    hoping += decision.hope_household(
+        decision.HopeInputs(attachment=household["attachment"], integration=household["integration"]), params.hope
+    )
+    eta = decision.expit(hoping)
     cost = np.take(tab.reachable_cost, cell)
-    f = decision.feasibility(household["savings"], cost, np.float32(1.0), b.feasibility_slope)
-    f *= q
-    return q, f
+    p = decision.feasibility(household["savings"], cost, border, b.feasibility_slope)
+    p *= q
+    p *= eta
+    return eta, q, p
+
+
+def _shares(values: np.ndarray, surveyed: np.ndarray) -> tuple[float, float]:
+    """100 times the mean of ``values``, over all and over the surveyed entries (0 when there are none)."""
+    n, n_surveyed = len(values), np.count_nonzero(surveyed)
+    total = 100.0 * float(values.sum(dtype=np.float64)) / n if n else 0.0
+    part = 100.0 * float(values.sum(where=surveyed, dtype=np.float64)) / n_surveyed if n_surveyed else 0.0
+    return total, part
 
 
 def decide(state: State, levers: Levers, params: Scenario, streams: Streams) -> Flows:
@@ -95,26 +126,29 @@ def decide(state: State, levers: Levers, params: Scenario, streams: Streams) -> 
     pop, g, t = state.pop, state.geo, state.t
     nH = g.n_hosts
     tab = Tables.build(params, g, levers, state.livelihood)
-    q, p = hazards(state, tab, params)
+    eta, q, p = hazards(state, tab, params)
     displaced = state.displaced()
     u = streams.uniform_all(Draw.RETURN, t, len(pop))
     go = np.flatnonzero(displaced & (u < p))
 
-    # intentions of refugee households (displaced in a host), overall and in the hosts the survey covers
+    # intentions and hopes of refugee households (displaced in a host), overall and in the surveyed hosts
     in_host = np.flatnonzero(displaced & (pop.location < nH))
+    hoping = np.take(eta, in_host)
     intend = decision.intend_within(np.take(q, in_host), 12)
+    intend *= hoping
     surveyed = np.take(np.append(g.host_surveyed, False), np.minimum(np.take(pop.location, in_host), nH))
-    n_surveyed = np.count_nonzero(surveyed)
-    pct = 100.0 * float(intend.sum(dtype=np.float64)) / len(in_host) if len(in_host) else 0.0
-    pct_surveyed = 100.0 * float(intend.sum(where=surveyed, dtype=np.float64)) / n_surveyed if n_surveyed else 0.0
+    pct, pct_surveyed = _shares(intend, surveyed)
+    hope, hope_surveyed = _shares(hoping, surveyed)
 
     left = np.minimum(pop.location[go], nH)
     persons = pop.size[go].astype(np.float64) * pop.weight
     spent = np.maximum(pop.savings[go] - tab.return_cost[state.cell[go]], np.float32(0.0))
     return Flows(
         returns_voluntary_from=np.bincount(left, weights=persons, minlength=nH + 1),
-        intend_return_12m_pct=float(pct),
-        intend_return_12m_pct_surveyed=float(pct_surveyed),
+        intend_return_12m_pct=pct,
+        intend_return_12m_pct_surveyed=pct_surveyed,
+        hope_return_pct=hope,
+        hope_return_pct_surveyed=hope_surveyed,
         changes=(
             Change("location", go, pop.origin[go] + np.int16(nH)),
             Change("status", go, RETURNED),

@@ -30,14 +30,15 @@ __all__ = ["economy", "livelihood_target", "livelihoods"]
 def livelihood_target(params: Scenario, levers: Levers) -> np.ndarray:
     """Where each region's livelihood heads::
 
-        target_r = L0_r * (N * (1 - p*S)) / (N0 * (1 - p*S0)) + a * aid
+        target_r = L0_r * (N * (1 - p*S)) / (N0 * (1 - p0*S0)) + a * aid
 
     with ``L0`` the scenario's regional levels (which hold under the starting national economy ``N0`` and
-    sanctions ``S0``), ``p`` the sanctions penalty and ``a`` the effect of reconstruction aid."""
+    sanctions ``S0``), ``p`` the sanctions penalty (``p0`` at the start) and ``a`` the effect of reconstruction
+    aid: ``N`` and ``p`` are this month's levers (``national_economy`` events change them)."""
     e = params.economy
     base = np.array([r.livelihood for r in params.regions.values()])
     start = e.national * (1.0 - e.sanctions_penalty * e.sanctions)
-    factor = levers.national * (1.0 - e.sanctions_penalty * levers.sanctions) / max(start, 1e-9)
+    factor = levers.national * (1.0 - levers.sanctions_penalty * levers.sanctions) / max(start, 1e-9)
     return np.clip(base * factor + e.aid_effect * levers.reconstruction_aid, 0.0, 1.0)
 
 

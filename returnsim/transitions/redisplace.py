@@ -4,9 +4,11 @@
 ``decision.redisplacement_hazard`` of violence at home, the shortfall of its income below the poverty line and
 the loss of its home; it goes to its region's ``displacement_destination`` and is ``REDISPLACED``.
 
-``flee``: a ``conflict_displacement`` event in force moves residents of its region (returnees and IDPs living
-there; households that never left are not modelled) to its destinations, spread over the event's window: by a
-share of residents, or by a number of persons (what is left of it, spread over the months left). A resident
+``flee``: a ``conflict_displacement`` event in force moves residents of its region who are followed already
+(returnees and IDPs living there; people who never left are moved by ``new_displacement``, in
+``returnsim.transitions.movements``) to its destinations, spread over the event's window day by day: by a
+share of residents, or by a number of persons (what is left of it, spread over what is left of the window). A
+resident
 sent to its own region is home; a returnee sent elsewhere is displaced again; a household arriving in a host
 is registered there with the host's ``registered_share``.
 """
@@ -63,10 +65,10 @@ def flee(state: State, levers: Levers, params: Scenario, streams: Streams) -> Fl
         rows = np.flatnonzero((pop.location == nH + d.region) & (pop.status != DETAINED) & ~taken)
         persons = float(pop.size[rows].sum()) * pop.weight
         if d.share is not None:
-            share = 1.0 - (1.0 - d.share) ** (1.0 / d.months)
-        else:
-            left = d.persons - state.moved.get(d.event_id, 0.0)
-            share = min(1.0, max(left, 0.0) / (d.months - d.elapsed) / persons) if persons > 0 else 0.0
+            share = d.share
+        else:  # what is left of the persons, spread over what is left of the window
+            left = max(d.persons - state.moved.get(d.event_id, 0.0), 0.0) * d.this_month / d.remaining_days
+            share = min(1.0, left / persons) if persons > 0 else 0.0
         movers = rows[streams.uniform(Draw.CONFLICT, t, rows, d.salt) < share]
         pick = np.searchsorted(np.cumsum(d.weights), streams.uniform(Draw.DESTINATION, t, movers, d.salt), "right")
         dest = d.destinations[np.minimum(pick, len(d.weights) - 1)]

@@ -1,0 +1,132 @@
+"""People who had stayed, displaced or arriving in a host; refugees leaving a host's register; homes destroyed.
+
+These carry out events that change who is displaced beyond the decisions of the households already followed:
+
+``displace_stayers`` (``new_displacement``): people who had not left their region flee it, as many persons as
+the event moves this month; they become displaced (IDPs in another region, or refugees in a host, registered
+there with the host's ``registered_share``), with months displaced counted from 0.
+
+``register`` (``registration``): new arrivals from Syria join a host's registered refugees, as many persons as
+the event registers this month, by origin (the event's ``origin_shares`` or the host's).
+
+``deregister`` (``deregistration``): refugees leave a host's register without a verified return (records
+closed, onward movement, resettlement), as many persons as the event says; they are no longer followed
+(status ``DEPARTED``).
+
+``destroy_homes`` (``housing_destruction``): in its first month, homes in the event's regions that are intact
+or damaged are destroyed with ``destroyed_share``, or intact ones damaged with ``damaged_share``, whoever
+lives in them.
+
+Which households move is decided by each household's own draw (``returnsim.streams``): the households with the
+smallest draws go first, until the persons are reached, so that the same households move in any scenario with
+the same seed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from returnsim.flows import Change, Flows
+from returnsim.levers import Levers
+from returnsim.scenario import Scenario
+from returnsim.state import State
+from returnsim.streams import Draw, Streams
+from returnsim.transitions import DAMAGED, DEPARTED, DESTROYED, DISPLACED, INTACT, STAYER
+
+__all__ = ["deregister", "destroy_homes", "displace_stayers", "pick", "register"]
+
+
+def pick(rows: np.ndarray, persons_per_row: np.ndarray, persons: float, draws: np.ndarray) -> np.ndarray:
+    """The rows with the smallest draws, as many as hold ``persons``; the row that crosses the total is taken if
+    at least half of it is still wanted (so the total is met to within half a row)."""
+    if persons <= 0 or len(rows) == 0:
+        return rows[:0]
+    order = np.argsort(draws, kind="stable")
+    size = persons_per_row[order]
+    before = np.concatenate([[0.0], np.cumsum(size)[:-1]])
+    take = before + size / 2 <= persons
+    return np.sort(rows[order[take]])
+
+
+def displace_stayers(state: State, levers: Levers, params: Scenario, streams: Streams) -> Flows:
+    """People who had stayed and flee their region this month (see the module documentation)."""
+    if not levers.new_displacements:
+        return Flows()
+    pop, g, t = state.pop, state.geo, state.t
+    nH = g.n_hosts
+    changes, total = [], 0.0
+    for m in levers.new_displacements:
+        rows = np.flatnonzero((pop.status == STAYER) & (pop.origin == m.region))
+        persons = pop.size[rows].astype(np.float64) * pop.weight
+        go = pick(rows, persons, m.persons, streams.uniform(Draw.NEW_DISPLACEMENT, t, rows, m.salt))
+        where = np.searchsorted(np.cumsum(m.weights), streams.uniform(Draw.DESTINATION, t, go, m.salt), "right")
+        dest = m.destinations[np.minimum(where, len(m.weights) - 1)]
+        abroad = dest < nH
+        registered = streams.uniform(Draw.REGISTER, t, go[abroad], m.salt) < levers.registered_share[dest[abroad]]
+        changes += [
+            Change("location", go, dest.astype(np.int16)),
+            Change("status", go, DISPLACED),
+            Change("registered", go[abroad], registered),
+        ]
+        total += float(pop.size[go].sum()) * pop.weight
+    return Flows(newly_displaced=total, changes=tuple(changes))
+
+
+def register(state: State, levers: Levers, params: Scenario, streams: Streams) -> Flows:
+    """New arrivals registered in hosts this month (see the module documentation)."""
+    if not levers.registrations:
+        return Flows()
+    pop, t = state.pop, state.t
+    changes, total = [], 0.0
+    stayers = np.flatnonzero(pop.status == STAYER)
+    for m in levers.registrations:
+        go = []
+        for region in np.flatnonzero(m.weights):
+            rows = stayers[pop.origin[stayers] == region]
+            persons = pop.size[rows].astype(np.float64) * pop.weight
+            draws = streams.uniform(Draw.ARRIVAL, t, rows, m.salt)
+            go.append(pick(rows, persons, m.persons * m.weights[region], draws))
+        go = np.concatenate(go) if go else np.zeros(0, np.int64)
+        changes += [
+            Change("location", go, np.int16(m.host)),
+            Change("status", go, DISPLACED),
+            Change("registered", go, True),
+        ]
+        stayers = np.setdiff1d(stayers, go, assume_unique=True)
+        total += float(pop.size[go].sum()) * pop.weight
+    return Flows(registered_arrivals=total, changes=tuple(changes))
+
+
+def deregister(state: State, levers: Levers, params: Scenario, streams: Streams) -> Flows:
+    """Refugees leaving hosts' registers this month (see the module documentation)."""
+    if not levers.deregistrations:
+        return Flows()
+    pop, t = state.pop, state.t
+    changes, total = [], 0.0
+    for m in levers.deregistrations:
+        rows = np.flatnonzero(state.displaced() & (pop.location == m.host))
+        persons = pop.size[rows].astype(np.float64) * pop.weight
+        go = pick(rows, persons, m.persons, streams.uniform(Draw.DEREGISTRATION, t, rows, m.salt))
+        changes.append(Change("status", go, DEPARTED))
+        total += float(pop.size[go].sum()) * pop.weight
+    return Flows(deregistered=total, changes=tuple(changes))
+
+
+def destroy_homes(state: State, levers: Levers, params: Scenario, streams: Streams) -> Flows:
+    """Homes destroyed or damaged this month (see the module documentation)."""
+    if not levers.destructions:
+        return Flows()
+    pop, t = state.pop, state.t
+    changes, total = [], 0
+    for d in levers.destructions:
+        standing = (pop.property == INTACT) | (pop.property == DAMAGED)
+        rows = np.flatnonzero(standing & d.regions[pop.origin])
+        u = streams.uniform(Draw.DESTRUCTION, t, rows, d.salt)
+        destroyed = u < d.destroyed_share
+        damaged = ~destroyed & (pop.property[rows] == INTACT) & (u < d.destroyed_share + d.damaged_share)
+        changes += [
+            Change("property", rows[destroyed], DESTROYED),
+            Change("property", rows[damaged], DAMAGED),
+        ]
+        total += int(destroyed.sum() + damaged.sum())
+    return Flows(homes_destroyed=float(total * pop.weight), changes=tuple(changes))
