@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("files", nargs="+", metavar="FILE", help="scenario files or built-in names")
     check.set_defaults(handler=cmd_check)
+    from returnsim.dashboard.cli import add_commands
+
+    add_commands(sub)
     return parser
 
 
@@ -152,7 +155,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     figure = (
         None
         if args.no_plot
-        else (lambda r, path: overview(r.timeseries, path, f"{scenario.meta.name} (seed {r.seed})"))
+        else (lambda r, path: overview(r.timeseries, path, f"{scenario.meta.name} (seed {r.seed})", scenario))
     )
     write_run(result, out, str(args.scenario), figure)
     if not args.quiet:
