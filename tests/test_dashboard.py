@@ -425,3 +425,16 @@ def test_a_bad_scenario_file_shows_a_message_and_the_server_stays_up(page, serve
     assert months_shown(pg) == 1
     assert server[1].poll() is None  # and so does the server
     assert [u for u in urls if not local(u, port)] == []
+
+
+@pytest.mark.parametrize("command", ["dashboard", "report"])
+def test_the_readme_shows_each_classroom_command_with_the_flags_it_has(command):
+    import re
+
+    from returnsim.cli import build_parser
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    usage = re.search(rf"`returnsim {command} ([^`]*)`", readme).group(1)
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
+    flags = {o for a in sub._actions for o in a.option_strings if o.startswith("--")} - {"--help"}
+    assert set(re.findall(r"--[\w-]+", usage)) == flags

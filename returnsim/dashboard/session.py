@@ -10,8 +10,8 @@ everything else goes through ``model.step()``, ``model.month`` and ``model.indic
 
 >>> from returnsim import load_scenario
 >>> s = Session(load_scenario("baseline"), households_per_agent=2000)
->>> s.step(2); s.month, s.next_month
-('2017-02', '2017-03')
+>>> len(s.step(2)), s.month, s.next_month
+(2, '2017-02', '2017-03')
 >>> s.set_policy("pressure:lebanon", {"type": "host_pressure", "host": "lebanon", "level": 0.9})
 >>> s.page_events[0]["month"], len(s.rows)
 ('2017-03', 2)
