@@ -423,6 +423,14 @@ def test_a_bad_scenario_file_shows_a_message_and_the_server_stays_up(page, serve
     pg.get_by_text("broken.toml: hosts.turkey.pressure = 1.5: must be between 0 and 1").wait_for(timeout=30000)
     step(pg)  # the page still works
     assert months_shown(pg) == 1
+    pg.get_by_role("button", name="▶ Play").click()  # play runs months on by itself until paused
+    pg.wait_for_function(f"() => ({SERIES})('series').x.length >= 3", timeout=30000)
+    pg.get_by_role("button", name="❚❚ Pause").click()
+    pg.get_by_role("button", name="▶ Play").wait_for(timeout=10000)
+    time.sleep(0.3)  # a month already on its way may still arrive
+    paused = months_shown(pg)
+    time.sleep(0.6)  # more than two periods at 4 months a second
+    assert months_shown(pg) == paused
     assert server[1].poll() is None  # and so does the server
     assert [u for u in urls if not local(u, port)] == []
 
