@@ -42,14 +42,14 @@ def add_commands(sub) -> None:
         default="baseline",
         help="scenario file or built-in name to start with (default: baseline)",
     )
-    dash.add_argument("--port", type=_port, default=5006, help="port to serve on (default: %(default)s)")
+    dash.add_argument("--port", type=_port, default=5006, metavar="N", help="port to serve on (default: %(default)s)")
     dash.add_argument(
         "--host",
         default="127.0.0.1",
         metavar="ADDRESS",
         help="address to listen on (default: %(default)s, this computer only; 0.0.0.0 lets others on the network in)",
     )
-    dash.add_argument("--seed", type=_seed, help="random seed (default: the scenario's simulation.seed)")
+    dash.add_argument("--seed", type=_seed, metavar="N", help="random seed (default: the scenario's simulation.seed)")
     dash.add_argument(
         "--households-per-agent",
         type=_positive_int,
@@ -65,7 +65,9 @@ def add_commands(sub) -> None:
         "folder of 'returnsim run' or 'returnsim compare': what happened and what the scenario assumed, in words.",
     )
     report.add_argument("results", type=Path, metavar="RESULTS_DIR", help="a results folder of run or compare")
-    report.add_argument("--out", type=Path, help="the HTML file to write (default: RESULTS_DIR/report.html)")
+    report.add_argument(
+        "--out", type=Path, metavar="FILE", help="the HTML file to write (default: RESULTS_DIR/report.html)"
+    )
     report.set_defaults(handler=cmd_report)
 
 
