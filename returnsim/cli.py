@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", metavar="FILE", help="scenario files or built-in names")
     _set_option(check)
     check.set_defaults(handler=cmd_check)
+    from returnsim.dashboard.cli import add_commands
+
+    add_commands(sub)
     return parser
 
 
@@ -186,7 +189,7 @@ def _figure(scenario):
     def draw(result, path: Path) -> None:
         from returnsim.plots import overview
 
-        overview(result.timeseries, path, f"{scenario.meta.name} (seed {result.seed})")
+        overview(result.timeseries, path, f"{scenario.meta.name} (seed {result.seed})", scenario)
 
     return draw
 

@@ -228,26 +228,45 @@ def format_table(c: Comparison) -> str:
     return "\n".join([head, "", line(["outcome", *titles]), "-" * (sum(widths) + 2 * len(titles)), *map(line, cells)])
 
 
-def overlay(c: Comparison, path: Path) -> Path:
-    """One panel per key series: each scenario's mean across seeds, with its min-max band."""
+def overlay_figure(runs: pd.DataFrame, labels: Sequence[str], n_seeds: int, scenarios: Sequence = ()):
+    """One panel per key series: each scenario's mean across seeds, with its min-max band. Events that not
+    every scenario has (the policies that tell them apart) are marked where they start."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from returnsim import style
+
+    trees = [style.scenario_tree(s) for s in scenarios]
+    display = {k: v for tree in trees for k, v in style.names(tree).items()}
+    months = sorted(runs["month"].unique())
+    shared = [e for e in (trees[0].get("events", []) if trees else []) if all(e in t.get("events", []) for t in trees)]
+    policies = [e for t in trees for e in t.get("events", []) if e not in shared]
+    marks = style.event_marks(policies, months[0], months[-1], display) if months else []
     fig, axes = plt.subplots(3, 2, figsize=(12, 10), sharex=True, layout="constrained")
-    for ax, (col, title) in zip(axes.flat, PANELS, strict=True):
-        for label in c.labels:
-            one = c.runs[c.runs["scenario"] == label]
+    for i, (ax, (col, title)) in enumerate(zip(axes.flat, PANELS, strict=True)):
+        for label in labels:
+            one = runs[runs["scenario"] == label]
             stats = one.groupby("month", sort=True)[col].agg(["mean", "min", "max"])
-            x = pd.PeriodIndex(stats.index, freq="M").to_timestamp()
+            x = style.month_index(stats.index)
             (ln,) = ax.plot(x, stats["mean"], label=label, lw=1.4)
             ax.fill_between(x, stats["min"], stats["max"], color=ln.get_color(), alpha=0.2, lw=0)
-        ax.set_title(title, fontsize=10)
-        ax.grid(alpha=0.3)
-        ax.ticklabel_format(axis="y", style="plain", useOffset=False)
-    axes.flat[0].legend(fontsize=8)
-    fig.suptitle(f"{' vs '.join(c.labels)}: mean of {len(c.seeds)} seeds, band = min-max")
+        ax.set_title(title, fontsize=10, loc="left")
+        style.style_axis(ax, col)
+        style.mark_events(ax, marks, captions=i < 2)
+    for ax in axes[-1]:
+        style.date_axis(ax)
+    axes.flat[0].legend(fontsize=8, frameon=False)
+    fig.suptitle(f"{' vs '.join(labels)}: mean of {n_seeds} seeds, band = min-max")
+    return fig
+
+
+def overlay(c: Comparison, path: Path) -> Path:
+    """:func:`overlay_figure` of a comparison, saved as PNG."""
+    import matplotlib.pyplot as plt
+
+    fig = overlay_figure(c.runs, c.labels, len(c.seeds), c.scenarios)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
