@@ -147,8 +147,9 @@ def read_results(folder: Path) -> Results:
 
 
 def month_words(month: str) -> str:
-    """``month_words("2019-07") == "July 2019"``."""
-    return style.month_index([month]).strftime("%B %Y")[0]
+    """``month_words("2019-07") == "July 2019"``; a day: ``month_words("2019-10-17") == "17 October 2019"``."""
+    words = style.month_index([month[:7]]).strftime("%B %Y")[0]
+    return f"{int(month[8:])} {words}" if len(month) == 10 else words
 
 
 def _window(event: Mapping[str, Any]) -> str:
@@ -158,9 +159,13 @@ def _window(event: Mapping[str, Any]) -> str:
     if event.get("months"):
         n = event["months"]
         return f"For {n} month{'s' if n != 1 else ''} from {start}"
-    if event.get("type") == "conflict_displacement":
+    if event.get("type") in ONE_OFF:
         return f"In {start}"
     return f"From {start} on"
+
+
+#: event types that act in one month when they have neither end nor months
+ONE_OFF = ("conflict_displacement", "housing_destruction", "new_displacement", "registration", "deregistration")
 
 
 def _list(items: Sequence[str]) -> str:
@@ -257,6 +262,62 @@ def _what(event: Mapping[str, Any], display: Mapping[str, str]) -> str:
         total = sum(weights.values()) or 1.0
         to = _list([f"{n(k)} ({v / total:.0%})" for k, v in weights.items()])
         return f"fighting in {n(event['region'])} drives out {amount}, to {to}"
+    if t == "controller_policy":
+        changes = []
+        for key, words in (("detention_on_return", "arrests on return"), ("detention_monthly", "arrests later")):
+            if event.get(key) is not None:
+                changes.append(f"{words} at {event[key]:.2%}")
+        if event.get("violence") is not None:
+            changes.append(f"violence at {event['violence']:.2g} on a 0-1 scale")
+        if event.get("conscription") is not None:
+            changes.append("military service enforced" if event["conscription"] else "no military service")
+        ramp = event.get("ramp_months") or 0
+        over = f", reached over {ramp} months" if ramp else ""
+        return f"the authorities of {controllers()} change their practice: {_list(changes)}{over}"
+    if t == "authority_change":
+        taken = [n(r) for r in event.get("regions") or []]
+        taken += [f"every area held by {n(c)}" for c in event.get("from_controllers") or []]
+        return f"{n(event['controller'])} takes over {_list(taken)}"
+    if t == "idp_conditions":
+        words = {
+            "pressure": "pressure on them",
+            "return_cost": "the cost of going home (months of expenses)",
+            "integration": "their integration where they are",
+            "livelihood_factor": "their livelihood factor",
+        }
+        parts = [f"{words[k]} is {event[k]:.2g}" for k in words if event.get(k) is not None]
+        return f"for people displaced inside Syria, {_list(parts)}"
+    if t == "national_economy":
+        parts = []
+        if event.get("national") is not None:
+            parts.append(f"Syria's economy stands at {event['national']:.0%} of its 2010 output")
+        if event.get("sanctions_penalty") is not None:
+            parts.append(f"sanctions take {event['sanctions_penalty']:.0%} of livelihoods")
+        ramp = event.get("ramp_months") or 0
+        return _list(parts) + (f", reached over {ramp} months" if ramp else "")
+    if t == "host_economy":
+        if event.get("livelihood") is not None:
+            level = f"refugees' earnings in {host} move to {event['livelihood']:.2g} on a 0-1 scale"
+        else:
+            change = event["change"]
+            level = f"refugees' earnings in {host} {'rise' if change > 0 else 'fall'} by {abs(change):.2g}"
+        ramp = event.get("ramp_months") or 0
+        return level + (f" over {ramp} months" if ramp else "")
+    if t == "housing_destruction":
+        where = _list([n(r) for r in event.get("regions") or []])
+        return (
+            f"a disaster destroys {event.get('destroyed_share', 0):.0%} of standing homes in {where} and damages "
+            f"{event.get('damaged_share', 0):.0%} of intact ones"
+        )
+    if t == "new_displacement":
+        weights = event.get("destinations") or {}
+        total = sum(weights.values()) or 1.0
+        to = _list([f"{n(k)} ({v / total:.0%})" for k, v in weights.items()])
+        return f"{event['persons']:,} people who had stayed in {n(event['region'])} flee, to {to}"
+    if t == "registration":
+        return f"{event['persons']:,} new arrivals from Syria are registered as refugees in {host}"
+    if t == "deregistration":
+        return f"{event['persons']:,} refugees leave {host}'s register without a verified return"
     details = ", ".join(f"{k} = {v}" for k, v in event.items() if k not in ("type", "month", "end", "months", "note"))
     return f"{style.pretty(t).lower()} ({details})"
 
