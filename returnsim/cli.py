@@ -144,9 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", metavar="FILE", help="scenario files or built-in names")
     _set_option(check)
     check.set_defaults(handler=cmd_check)
+    from returnsim import credibility
     from returnsim.dashboard.cli import add_commands
 
     add_commands(sub)
+    credibility.add_commands(sub)
     return parser
 
 

@@ -18,9 +18,9 @@ location *l* from origin region *o* under controller *c*:
 
 .. math::
 
-    V_i = \beta_0 + \beta_P P_l + \beta_L (L^{orig}_i - L^{here}_i) - \beta_D \hat r_i - \beta_V v_c
-          - \beta_C m_i k_c - \beta_H h_i - \beta_S (1 - S_o) + \beta_N n_i + \beta_A a_i - \beta_G g_i
-          + \beta_W w_l
+    V_i = \beta_0 + \beta_P P_l + \beta_L (L^{orig}_i - L^{here}_i) + \beta_O L^{orig}_i - \beta_D \hat r_i
+          - \beta_V v_c - \beta_C m_i k_c - \beta_H h_i - \beta_S (1 - S_o) + \beta_N n_i + \beta_A a_i - \beta_G g_i
+          + \beta_W w_l + \beta_I d_l
 
     q_i = \sigma(V_i)                      \text{(monthly hazard of intending to return, for those who hope)}
 
@@ -31,8 +31,9 @@ location *l* from origin region *o* under controller *c*:
 with :math:`\sigma` the logistic function, :math:`\hat r_i` the perceived detention probability,
 :math:`m_i` a military-age man present, :math:`k_c` conscription enforced, :math:`h_i` the
 property-loss score, :math:`S_o` basic services and shelter functioning at origin, :math:`n_i` the share of
-network ties back home, :math:`a_i` attachment, :math:`g_i` integration and :math:`w_l` violence against
-refugees in their host (a war reaching them, ``host_conflict_shock``). The survey-comparable intention is
+network ties back home, :math:`a_i` attachment, :math:`g_i` integration, :math:`w_l` violence against
+refugees in their host (a war reaching them, ``host_conflict_shock``) and :math:`d_l` 1 for the internally
+displaced (near home, no border to cross). The survey-comparable intention is
 :math:`\eta_i (1-(1-q_i)^{12})`.
 
 >>> import numpy as np
@@ -93,6 +94,8 @@ class ReturnInputs:
     border_open: np.ndarray = 1.0
     host_violence: np.ndarray = 0.0
     services: np.ndarray = 0.0  # what is missing of basic services and shelter at origin (1 - services index)
+    home_livelihood: np.ndarray = 0.0  # what the household would earn at home (L^orig_i)
+    internal: np.ndarray = 0.0  # 1 for the internally displaced (near home, no border to cross), 0 abroad
 
     @classmethod
     def single(cls, **values: float) -> ReturnInputs:
@@ -103,7 +106,7 @@ class ReturnInputs:
 def place_utility(x: ReturnInputs, b: Decision) -> np.ndarray:
     """The terms of :math:`V_i` that depend only on the place (where the household is, where it is from, its
     home's status, whether a man of military age is present): the intercept, pressure, violence at origin,
-    conscription, property loss, violence in the host and missing services."""
+    conscription, property loss, violence in the host, missing services, and being displaced inside Syria."""
     return (
         b.intercept
         + b.pressure * x.pressure
@@ -112,14 +115,16 @@ def place_utility(x: ReturnInputs, b: Decision) -> np.ndarray:
         - b.property_loss * x.property_loss
         + b.host_violence * x.host_violence
         - b.services * x.services
+        + b.internal * x.internal
     )
 
 
 def household_utility(x: ReturnInputs, b: Decision) -> np.ndarray:
-    """The terms of :math:`V_i` that differ between households of one place: the livelihood gap, perceived
-    risk, network, attachment and integration."""
+    """The terms of :math:`V_i` that differ between households of one place: the livelihood gap, what it would
+    earn at home, perceived risk, network, attachment and integration."""
     return (
         b.livelihood * x.livelihood_gap
+        + b.home_livelihood * x.home_livelihood
         - b.detention_risk * x.perceived_risk
         + b.network * x.network
         + b.attachment * x.attachment

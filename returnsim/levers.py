@@ -135,6 +135,8 @@ class Movement:
     host: int = -1  # registration, deregistration: the host
     destinations: np.ndarray | None = None  # new_displacement: location codes
     weights: np.ndarray | None = None  # new_displacement: destinations' shares; registration: origins' shares
+    temporary_share: float = 0.0  # new_displacement: share who go back after ``return_months``
+    return_months: int = 1
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ class Population:
     forced: np.ndarray  # bool: the last return was a deportation
     detained: np.ndarray  # int8: members held in detention (one taken at each arrest)
     arrived: np.ndarray  # int16: month index of the household's last return or deportation (NEVER: none yet)
+    return_due: np.ndarray  # int16: month index in which a household displaced for a short while goes back (NEVER)
     weight: int  # households per row
 
     def __len__(self) -> int:
@@ -150,7 +151,8 @@ def synthesize(
     pop = _households(s, g, levers, rng, weight, location, origin, np.zeros(len(location), np.int8))
     if stayers is None or not stayers.any():
         return pop
-    rows = np.ceil(stayers / (pop_cfg.persons_per_household * weight)).astype(np.int64)
+    # a tenth more than the persons need, and one more row, so that households' random sizes do not run short
+    rows = np.ceil(1.1 * stayers / (pop_cfg.persons_per_household * weight)).astype(np.int64) + (stayers > 0)
     origin = np.repeat(np.arange(len(regions), dtype=np.int16), rows)
     status = np.full(len(origin), Status.STAYER, np.int8)
     extra = _households(s, g, levers, stayer_rng, weight, (origin + nH).astype(np.int16), origin, status)
@@ -212,6 +214,7 @@ def _households(s: Scenario, g: Geography, levers: Levers, rng, weight: int, loc
         detained=np.zeros(n, np.int8),
         forced=np.zeros(n, bool),
         arrived=np.full(n, NEVER, np.int16),
+        return_due=np.full(n, NEVER, np.int16),
         weight=weight,
     )
 

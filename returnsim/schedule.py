@@ -17,7 +17,7 @@ from returnsim.transitions.decide import decide
 from returnsim.transitions.deport import deport
 from returnsim.transitions.information import announce, learn
 from returnsim.transitions.livelihoods import economy, livelihoods
-from returnsim.transitions.movements import deregister, destroy_homes, displace_stayers, register
+from returnsim.transitions.movements import come_back, deregister, destroy_homes, displace_stayers, register
 from returnsim.transitions.property import property_
 from returnsim.transitions.redisplace import flee, redisplace
 from returnsim.transitions.security import security
@@ -33,6 +33,7 @@ STAGES = (
     displace_stayers,
     register,
     deregister,
+    come_back,
     decide,
     deport,
     security,

@@ -17,8 +17,8 @@ from __future__ import annotations
 import csv
 import platform
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -237,6 +237,7 @@ class Result:
     wall_seconds: float
     init_seconds: float
     provenance: dict[str, Any] = field(default_factory=dict)
+    explained: dict[str, dict[str, float]] = field(default_factory=dict)  # month -> share for whom each barrier binds
 
     @property
     def timeseries(self):
@@ -292,13 +293,16 @@ def simulate(
     state: str | Path | None = None,
     save_state: tuple[int, str | Path] | None = None,
     common_random_numbers: bool = True,
+    explain_at: Sequence[str] = (),
     progress: Callable[[int, int], None] | None = None,
 ) -> Result:
     """Run a scenario (object, file path or built-in name) and return its :class:`Result`.
 
     ``months`` defaults to the rest of the scenario's horizon (``simulation.months``, less the months a saved
     ``state`` already covers). ``save_state=(k, path)`` saves the state after the ``k``-th month of this run.
-    ``progress(done, total)`` is called after each month.
+    ``explain_at`` lists months (YYYY-MM) at whose start the binding barriers of refugees in the surveyed hosts
+    are recorded (``returnsim.explain``; ``Result.explained``). ``progress(done, total)`` is called after each
+    month.
     """
     t0 = time.perf_counter()
     sim = Simulation(
@@ -309,13 +313,20 @@ def simulate(
         common_random_numbers=common_random_numbers,
     )
     total = months if months is not None else max(sim.horizon - sim.t, 0)
+    explained = {}
     for done in range(1, total + 1):
+        upcoming = month_label(sim.params.simulation.start, sim.t)
+        if upcoming in explain_at:
+            from returnsim.explain import binding_shares_now
+
+            explained[upcoming] = binding_shares_now(sim)
         sim.step()
         if save_state is not None and done == save_state[0]:
             sim.save_state(save_state[1])
         if progress:
             progress(done, total)
-    return sim.result(time.perf_counter() - t0)
+    result = sim.result(time.perf_counter() - t0)
+    return replace(result, explained=explained) if explained else result
 
 
 def run(

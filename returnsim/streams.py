@@ -54,6 +54,7 @@ class Draw(IntEnum):
     ARRIVAL = 15  # which of the people who stayed arrive in a host (registration)
     DEREGISTRATION = 16  # which refugees leave a host's register
     DESTRUCTION = 17  # whose home is destroyed or damaged
+    TEMPORARY = 18  # which of the newly displaced go back after a short while
 
 
 class Streams:

@@ -107,6 +107,7 @@ class Tables:
             property_loss=loss,
             host_violence=by_location(g, lv.host_violence, 0.0)[c.location],
             services=1.0 - lv.services[c.origin],
+            internal=(c.location >= g.n_hosts).astype(float),
         )
         h = decision.HopeInputs(livelihood=livelihood[c.origin], violence=lv.violence[ctrl], property_loss=loss)
 

@@ -20,6 +20,7 @@ from returnsim.simulation import Simulation
 from returnsim.state import StateError
 
 FAST = {"households_per_agent": 2000}
+N_BASELINE_EVENTS = len(load_scenario("baseline").events)  # a library scenario's own events come after these
 
 
 # --------------------------------------------------------------------------------- the scenario
@@ -57,7 +58,7 @@ def test_events_have_ids_and_every_key_is_addressable():
             {"events.deportaton_1.quota": 1},
             "<changes>: events.deportaton_1: no event with id or index 'deportaton_1' (did you mean 'deportation_1'?)",
         ),
-        ({"events.deportation_1.quota": -5}, "<changes>: events[7].quota = -5: must be at least 0"),
+        ({"events.deportation_1.quota": -5}, f"<changes>: events[{N_BASELINE_EVENTS}].quota = -5: must be at least 0"),
         ({"decision.intercept": "high"}, '<changes>: decision.intercept = "high": must be a number'),
         ({"decision.intercep": 1.0}, "<changes>: decision.intercep: unknown key (did you mean 'intercept'?)"),
         ({"decision.intercept.x": 1.0}, "<changes>: decision.intercept.x: decision.intercept is a value, not a table"),
@@ -116,7 +117,7 @@ def test_mesa_model_and_simulate_give_the_same_series():
         m.step()
     frame = m.datacollector.get_model_vars_dataframe().reset_index(drop=True)
     r = simulate("baseline", seed=5, **FAST)
-    assert m.steps == 84 == r.months
+    assert m.steps == 90 == r.months
     assert frame.equals(r.timeseries)
 
 
@@ -139,7 +140,7 @@ def test_batch_run_sweeps_scenario_keys_with_readable_columns():
     )
     assert len(rows) == 2
     assert {r["decision.intercept"] for r in rows} == {-6.0, -4.0}
-    assert all(r["month"] == "2023-12" and r["Step"] == 84 for r in rows)  # stopped at the scenario's horizon
+    assert all(r["month"] == "2024-06" and r["Step"] == 90 for r in rows)  # stopped at the scenario's horizon
     low, high = sorted(rows, key=lambda r: r["decision.intercept"])
     assert high["returnees"] > low["returnees"]
 
@@ -205,7 +206,7 @@ def test_run_from_a_saved_state_on_the_command_line(tmp_path, capsys):
     b = (tmp_path / "b" / "timeseries.csv").read_text().splitlines()
     assert a[0] == b[0] and a[4:7] == b[1:4]
     assert main(["run", *args, "--save-state", str(state), "--save-at", "2030-01", "--out", str(tmp_path / "c")]) == 2
-    assert "--save-at 2030-01: must be a month of the run, 2017-01 to 2023-12" in capsys.readouterr().err
+    assert "--save-at 2030-01: must be a month of the run, 2017-01 to 2024-06" in capsys.readouterr().err
 
 
 def test_set_on_the_command_line(tmp_path, capsys):

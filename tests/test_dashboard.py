@@ -128,10 +128,11 @@ def test_invalid_input_is_a_located_error_and_changes_nothing(baseline):
     shown = s.timeseries()
     with pytest.raises(ScenarioError) as bad:
         s.set_policy("pressure:lebanon", {"type": "host_pressure", "host": "lebanon", "level": 1.5})
-    assert bad.value.problems == ["dashboard: events[7].level = 1.5: must be between 0 and 1"]
+    n = len(baseline.events)
+    assert bad.value.problems == [f"dashboard: events[{n}].level = 1.5: must be between 0 and 1"]
     with pytest.raises(ScenarioError) as unknown:
         s.set_policy("pressure:x", {"type": "host_pressure", "host": "atlantis", "level": 0.5})
-    assert unknown.value.problems == ['dashboard: events[7].host: "atlantis" is not a known host']
+    assert unknown.value.problems == [f'dashboard: events[{n}].host: "atlantis" is not a known host']
     with pytest.raises(ScenarioError) as weight:
         s.set_weights({"feasibility_slope": -1.0})
     assert weight.value.problems[0].startswith("dashboard: decision.feasibility_slope = -1.0:")

@@ -80,9 +80,14 @@ def test_households_per_agent_scales_rows_not_persons():
     small = ReturnModel(s, seed=1, households_per_agent=1000, agents=False)
     large = ReturnModel(s, seed=1, households_per_agent=100, agents=False)
     assert len(large.population) == pytest.approx(10 * len(small.population), rel=0.01)
-    assert large.population.persons.sum() == pytest.approx(small.population.persons.sum(), rel=0.02)
+
+    def followed(m):  # displaced at the start (not the households events will displace later)
+        pop = m.population
+        return pop.persons[pop.status != Status.STAYER].sum()
+
+    assert followed(large) == pytest.approx(followed(small), rel=0.02)
     observed = 2_700_000 + 1_000_000 + 655_675 + 228_894 + 115_204 + 850_000 + 6_300_000
-    assert large.population.persons.sum() == pytest.approx(observed, rel=0.01)
+    assert followed(large) == pytest.approx(observed, rel=0.01)
 
 
 def test_household_agents_are_handles_on_their_rows(toy):

@@ -15,7 +15,7 @@ def test_every_observed_row_has_a_source(name):
 
 
 def test_unknown_table_is_named():
-    with pytest.raises(KeyError, match="no observed table 'returns'; known: host_government_returns"):
+    with pytest.raises(KeyError, match="no observed table 'returns'; known: history_events, host_government_returns"):
         observed.load("returns")
 
 

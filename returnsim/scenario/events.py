@@ -5,7 +5,7 @@ What each does is in ``returnsim.levers`` and scenarios/README.md. An event is i
 
 Every event has an ``id``, by which its fields are addressed (``events.turkey_quota.quota``) from Python
 (``Scenario.with_changes``), ``--set`` and experiment files. An event without one is named after its type and
-its rank among the events of that type: ``deportation_1``, ``deportation_2``...
+its rank among the unnamed events of that type: ``deportation_1``, ``deportation_2``...
 """
 
 from __future__ import annotations
@@ -44,17 +44,17 @@ EventId = Annotated[str, AfterValidator(_event_id)]
 
 
 def default_ids(events: list) -> list:
-    """The events with an ``id`` filled in where the file gave none (``<type>_<rank among that type>``).
+    """The events with an ``id`` filled in where the file gave none (``<type>_<rank among the unnamed events of
+    that type>``).
 
     Entries that are not tables, or have no text ``type``, are left for validation to report.
     """
     seen: dict[str, int] = {}
     out = []
     for event in events:
-        if isinstance(event, dict) and isinstance(event.get("type"), str):
+        if isinstance(event, dict) and isinstance(event.get("type"), str) and "id" not in event:
             seen[event["type"]] = seen.get(event["type"], 0) + 1
-            if "id" not in event:
-                event = {"id": f"{event['type']}_{seen[event['type']]}", **event}
+            event = {"id": f"{event['type']}_{seen[event['type']]}", **event}
         out.append(event)
     return out
 
@@ -302,6 +302,8 @@ class NewDisplacementEvent(_Event):
     region: str
     persons: Count
     destinations: Weights
+    temporary_share: Share = 0.0  # share who go back home after return_months (a displacement of weeks)
+    return_months: PositiveInt = 1
 
 
 class RegistrationEvent(_Event):

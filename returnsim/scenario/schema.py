@@ -76,6 +76,8 @@ class Decision(_Node):
     integration_months: Positive = 60.0
     host_violence: float = 6.0
     services: float = 0.0
+    home_livelihood: float = 0.0
+    internal: float = 0.0
 
 
 class Hope(_Node):

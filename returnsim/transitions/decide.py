@@ -43,12 +43,16 @@ def _household(state: State, tab: Tables, params: Scenario, rows) -> dict[str, n
     cell = state.cell[rows]
     integration = np.take(tab.integration, cell)
     integration *= np.take(_settled_table(params.decision.integration_months), pop.months_displaced[rows])
+    skill = pop.skill[rows]
     gap = np.take(tab.gap, cell)
-    gap *= pop.skill[rows]
+    gap *= skill
+    at_home = np.take(tab.home_income, cell)
+    at_home *= skill
     network = state.news_back[rows].astype(np.float32)
     network *= np.float32(1.0 / max(state.ties.k, 1))
     return {
         "livelihood_gap": gap,
+        "home_livelihood": at_home,
         "perceived_risk": pop.perceived_risk[rows],
         "network": network,
         "attachment": pop.attachment[rows],
@@ -70,6 +74,7 @@ def inputs(state: State, tab: Tables, params: Scenario, rows=slice(None)) -> dec
         property_loss=place.property_loss[cell],
         host_violence=place.host_violence[cell],
         services=place.services[cell],
+        internal=place.internal[cell],
         **_household(state, tab, params, rows),
     )
 

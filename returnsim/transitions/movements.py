@@ -4,7 +4,9 @@ These carry out events that change who is displaced beyond the decisions of the 
 
 ``displace_stayers`` (``new_displacement``): people who had not left their region flee it, as many persons as
 the event moves this month; they become displaced (IDPs in another region, or refugees in a host, registered
-there with the host's ``registered_share``), with months displaced counted from 0.
+there with the host's ``registered_share``), with months displaced counted from 0. A share of them
+(``temporary_share``) are displaced for a short while only: ``come_back`` takes them home ``return_months``
+later (OCHA on Daraa, July 2018: most of the 320,000 displaced went back within weeks).
 
 ``register`` (``registration``): new arrivals from Syria join a host's registered refugees, as many persons as
 the event registers this month, by origin (the event's ``origin_shares`` or the host's).
@@ -31,9 +33,9 @@ from returnsim.levers import Levers
 from returnsim.scenario import Scenario
 from returnsim.state import State
 from returnsim.streams import Draw, Streams
-from returnsim.transitions import DAMAGED, DEPARTED, DESTROYED, DISPLACED, INTACT, STAYER
+from returnsim.transitions import DAMAGED, DEPARTED, DESTROYED, DISPLACED, INTACT, RETURNED, STAYER
 
-__all__ = ["deregister", "destroy_homes", "displace_stayers", "pick", "register"]
+__all__ = ["come_back", "deregister", "destroy_homes", "displace_stayers", "pick", "register"]
 
 
 def pick(rows: np.ndarray, persons_per_row: np.ndarray, persons: float, draws: np.ndarray) -> np.ndarray:
@@ -63,13 +65,34 @@ def displace_stayers(state: State, levers: Levers, params: Scenario, streams: St
         dest = m.destinations[np.minimum(where, len(m.weights) - 1)]
         abroad = dest < nH
         registered = streams.uniform(Draw.REGISTER, t, go[abroad], m.salt) < levers.registered_share[dest[abroad]]
+        short = go[streams.uniform(Draw.TEMPORARY, t, go, m.salt) < m.temporary_share]
         changes += [
             Change("location", go, dest.astype(np.int16)),
             Change("status", go, DISPLACED),
             Change("registered", go[abroad], registered),
+            Change("return_due", short, np.int16(t + m.return_months)),
         ]
         total += float(pop.size[go].sum()) * pop.weight
     return Flows(newly_displaced=total, changes=tuple(changes))
+
+
+def come_back(state: State, levers: Levers, params: Scenario, streams: Streams) -> Flows:
+    """Households displaced for a short while (``new_displacement`` with ``temporary_share``) go home in the month
+    they are due, if still displaced; counted as voluntary returns from where they were."""
+    pop, g, t = state.pop, state.geo, state.t
+    due = np.flatnonzero((pop.return_due == t) & state.displaced())
+    if len(due) == 0:
+        return Flows()
+    nH = g.n_hosts
+    persons = pop.size[due].astype(np.float64) * pop.weight
+    return Flows(
+        returns_voluntary_from=np.bincount(np.minimum(pop.location[due], nH), weights=persons, minlength=nH + 1),
+        changes=(
+            Change("location", due, pop.origin[due] + np.int16(nH)),
+            Change("status", due, RETURNED),
+            Change("arrived", due, np.int16(t)),
+        ),
+    )
 
 
 def register(state: State, levers: Levers, params: Scenario, streams: Streams) -> Flows:

@@ -1,0 +1,278 @@
+"""What the model is judged on: every observed figure in ``returnsim/data/`` set beside the model's own.
+
+Each :class:`Target` is one observed number with the model quantity that corresponds to it (which columns, over
+which months, summed, averaged or taken at the end), its tolerance and whether it falls in the calibration
+period or in the hold-out. :func:`compare` evaluates a set of runs against them; :func:`summary` gives the
+statistics per family (mean absolute percentage error, worst ratio, year-to-year correlation, points within
+tolerance); :func:`loss` is what calibration minimises: the mean squared error of each family in units of its
+tolerance, over the calibration points only.
+
+Families and their tolerances (those of the project's targets):
+
+- ``refugee_returns``: UNHCR-verified refugee returns by year, set beside voluntary returns from the hosts
+  that UNHCR's verification covers (the region's hosts, not Europe); within a factor of 1.5.
+- ``returns_by_host``: verified returns by host and period; within a factor of 1.5.
+- ``refugee_stock``: registered refugees by host and date (Germany is not Europe: not compared); within 15 %.
+- ``intention``: % of refugees intending to return within 12 months, by RPIS wave (the surveyed hosts, the
+  months of the wave's fieldwork); within 1.5 points.
+- ``hope``: % hoping to return one day, by wave; within 10 points.
+- ``idp_stock``: IDPs at the end of each year; within 15 %.
+- ``idp_returns``: IDP returns by year (2018: January to November); within a factor of 1.35.
+
+>>> t = targets()
+>>> sorted({x.family for x in t})[:3]
+['hope', 'idp_returns', 'idp_stock']
+>>> [x.label for x in t if x.family == "refugee_returns"][:2]
+['2017', '2018']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from returnsim import observed
+
+__all__ = ["FAMILIES", "Target", "compare", "loss", "summary", "targets"]
+
+#: (family, what it is, tolerance, kind): "ratio" tolerances are factors, "points" are percentage points
+FAMILIES = {
+    "refugee_returns": ("verified refugee returns by year", 1.5, "ratio"),
+    "returns_by_host": ("verified returns by host", 1.5, "ratio"),
+    "refugee_stock": ("registered refugees by host", 1.15, "ratio"),
+    "intention": ("intend to return within 12 months (%)", 1.5, "points"),
+    "hope": ("hope to return one day (%)", 10.0, "points"),
+    "idp_stock": ("IDPs (stock)", 1.15, "ratio"),
+    "idp_returns": ("IDP returns by year", 1.35, "ratio"),
+}
+#: the hosts UNHCR's verified returns cover (the region's)
+VERIFIED_HOSTS = ("turkey", "lebanon", "jordan", "iraq", "egypt")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One observed figure and the model quantity set beside it."""
+
+    family: str
+    label: str
+    observed: float
+    columns: tuple[str, ...]  # model columns (summed across)
+    first: str  # first month of the model window, YYYY-MM
+    last: str  # last month of the model window
+    how: str  # "sum" over the window, "mean" over it, or "last" (the value at its last month)
+    source: str
+
+    @property
+    def tolerance(self) -> float:
+        return FAMILIES[self.family][1]
+
+    @property
+    def kind(self) -> str:
+        return FAMILIES[self.family][2]
+
+    def period(self, calibrate_until: str) -> str:
+        """``calibration`` if the window ends by ``calibrate_until`` (YYYY-MM), else ``holdout``."""
+        return "calibration" if self.last <= calibrate_until else "holdout"
+
+    def value(self, series: dict[str, np.ndarray]) -> float | None:
+        """The model's figure from one run's series (``None`` if the run does not cover the window)."""
+        months = np.asarray(series["month"])
+        inside = (months >= self.first) & (months <= self.last)
+        if not inside.any() or months[0] > self.first or months[-1] < self.last:
+            return None
+        total = sum(np.asarray(series[c], float)[inside] for c in self.columns)
+        if self.how == "sum":
+            return float(total.sum())
+        if self.how == "mean":
+            return float(total.mean())
+        return float(total[-1])
+
+    def error(self, simulated: float) -> float:
+        """The error in units of the tolerance: log ratio over log tolerance, or points over points."""
+        if self.kind == "points":
+            return (simulated - self.observed) / self.tolerance
+        return math.log(max(simulated, 1.0) / max(self.observed, 1.0)) / math.log(self.tolerance)
+
+
+def _months(fieldwork: str) -> tuple[str, str]:
+    first, _, last = fieldwork.partition("/")
+    return first, last or first
+
+
+def targets(hosts: Sequence[str] = VERIFIED_HOSTS) -> list[Target]:
+    """Every observed figure the model can be set beside (see the module documentation)."""
+    out: list[Target] = []
+    verified = [f"returns_voluntary_{h}" for h in hosts]
+    for row in observed.load("returns_annual").query("series == 'unhcr_verified'").itertuples():
+        y = str(row.year)
+        out.append(
+            Target(
+                "refugee_returns",
+                y,
+                float(row.refugee_returns_verified),
+                tuple(verified),
+                f"{y}-01",
+                f"{y}-12",
+                "sum",
+                row.source,
+            )
+        )
+    for row in observed.load("returns_by_host").itertuples():
+        if row.host not in hosts:
+            continue
+        period = str(row.period)
+        first, last = (f"{period[:4]}-01", f"{period[:4]}-03") if "Q1" in period else (f"{period}-01", f"{period}-12")
+        out.append(
+            Target(
+                "returns_by_host",
+                f"{row.host} {period}",
+                float(row.refugee_returns_verified),
+                (f"returns_voluntary_{row.host}",),
+                first,
+                last,
+                "sum",
+                row.source,
+            )
+        )
+    for row in observed.load("refugee_stocks").itertuples():
+        if row.host not in hosts or row.date < "2017-01":
+            continue
+        out.append(
+            Target(
+                "refugee_stock",
+                f"{row.host} {row.date}",
+                float(row.registered_syrian_refugees),
+                (f"refugees_{row.host}",),
+                row.date,
+                row.date,
+                "last",
+                row.source,
+            )
+        )
+    for row in observed.load("intention_surveys").itertuples():
+        first, last = _months(row.fieldwork)
+        out.append(
+            Target(
+                "intention",
+                f"wave {row.wave}",
+                float(row.intend_return_next_12_months_pct),
+                ("intend_return_12m_pct_surveyed",),
+                first,
+                last,
+                "mean",
+                row.source,
+            )
+        )
+        out.append(
+            Target(
+                "hope",
+                f"wave {row.wave}",
+                float(row.hope_return_someday_pct),
+                ("hope_return_pct_surveyed",),
+                first,
+                last,
+                "mean",
+                row.source,
+            )
+        )
+    for row in observed.load("idps").itertuples():
+        y = str(row.year)
+        if row.year >= 2017:
+            out.append(
+                Target("idp_stock", y, float(row.idp_stock), ("idps",), f"{y}-12", f"{y}-12", "last", row.source)
+            )
+        if not math.isnan(row.idp_returns):
+            last = f"{y}-11" if "Jan-Nov" in str(row.note) else f"{y}-12"
+            out.append(
+                Target(
+                    "idp_returns",
+                    y,
+                    float(row.idp_returns),
+                    ("returns_voluntary_idps",),
+                    f"{y}-01",
+                    last,
+                    "sum",
+                    row.source,
+                )
+            )
+    return out
+
+
+def compare(
+    runs: Sequence[dict[str, np.ndarray]], points: Sequence[Target] | None = None, calibrate_until: str = "2021-12"
+):
+    """Every target beside the model: one row each with the observed figure, the mean and standard deviation
+    of the model's over ``runs`` (each a run's ``series``), the error in tolerance units, the ratio, and the
+    period. Targets the runs do not cover are left out. Returns a ``pandas.DataFrame``."""
+    import pandas as pd
+
+    rows = []
+    for p in points if points is not None else targets():
+        values = [v for v in (p.value(r) for r in runs) if v is not None]
+        if not values:
+            continue
+        sim = float(np.mean(values))
+        rows.append(
+            {
+                "family": p.family,
+                "label": p.label,
+                "period": p.period(calibrate_until),
+                "observed": p.observed,
+                "simulated": sim,
+                "sd": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+                "ratio": sim / p.observed if p.observed else float("nan"),
+                "difference": sim - p.observed,
+                "error": p.error(sim),
+                "within": abs(p.error(sim)) <= 1.0,
+                "source": p.source,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def summary(frame):
+    """Per family and period: points, within tolerance, mean absolute percentage error, worst ratio (the largest
+    factor between model and observed, either way), mean absolute difference in points, and the correlation of
+    year-to-year changes (annual families)."""
+    import pandas as pd
+
+    rows = []
+    for (family, period), part in frame.groupby(["family", "period"], sort=False):
+        obs, sim = part["observed"].to_numpy(), part["simulated"].to_numpy()
+        row = {
+            "family": family,
+            "period": period,
+            "points": len(part),
+            "within": int(part["within"].sum()),
+            "mape_pct": float(np.mean(np.abs(sim - obs) / obs) * 100) if FAMILIES[family][2] == "ratio" else np.nan,
+            "worst_ratio": float(np.max(np.maximum(sim / obs, obs / np.maximum(sim, 1.0))))
+            if FAMILIES[family][2] == "ratio"
+            else np.nan,
+            "mean_abs_points": float(np.mean(np.abs(sim - obs))) if FAMILIES[family][2] == "points" else np.nan,
+        }
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    # year-to-year correlation over the whole span, for the annual families
+    for family in ("refugee_returns", "idp_returns"):
+        part = frame[frame["family"] == family].sort_values("label")
+        if len(part) >= 3 and np.diff(part["simulated"]).std() > 0:
+            corr = np.corrcoef(np.diff(part["observed"]), np.diff(part["simulated"]))[0, 1]
+            out.loc[out["family"] == family, "change_correlation"] = float(corr)
+    return out
+
+
+def loss(frame, weights: dict[str, float] | None = None, period: str = "calibration") -> float:
+    """Mean over families (weighted) of the mean squared error in tolerance units, over ``period``'s points."""
+    part = frame[frame["period"] == period]
+    if part.empty:
+        return float("inf")
+    weights = weights or {}
+    total, norm = 0.0, 0.0
+    for family, rows in part.groupby("family"):
+        w = weights.get(family, 1.0)
+        total += w * float(np.mean(rows["error"].to_numpy() ** 2))
+        norm += w
+    return total / norm if norm else float("inf")

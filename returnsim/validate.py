@@ -1,0 +1,197 @@
+"""``returnsim validate``: every observed series beside the model, with the error of each and the targets met.
+
+A scenario is run over several seeds; every figure in ``returnsim/data/`` that the run covers is set beside the
+mean of the runs (``returnsim.targets``), per family and period (calibration, hold-out). The project's targets
+are checked on the result (:data:`CHECKS`): each one a computed statistic and a threshold, printed as met or not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from returnsim import targets as T
+
+__all__ = ["CHECKS", "Validation", "checks", "format_validation", "validate", "write_validation"]
+
+
+@dataclass
+class Validation:
+    scenario: str
+    seeds: list[int]
+    households_per_agent: int
+    calibrate_until: str
+    frame: object  # pandas.DataFrame: targets.compare
+    summary: object  # pandas.DataFrame: targets.summary
+    checks: list[tuple[str, str, bool]]  # (target, what was measured, met)
+
+
+def _values(frame, family: str, period: str | None = None):
+    part = frame[frame["family"] == family]
+    return part if period is None else part[part["period"] == period]
+
+
+def checks(frame) -> list[tuple[str, str, bool]]:
+    """The project's targets, computed from a comparison (``targets.compare``): (target, measured, met)."""
+    out = []
+    r = _values(frame, "refugee_returns").sort_values("label")
+    if len(r):
+        obs, sim = r["observed"].to_numpy(), r["simulated"].to_numpy()
+        mape = float(np.mean(np.abs(sim - obs) / obs) * 100)
+        worst = float(np.max(np.maximum(sim / obs, obs / np.maximum(sim, 1.0))))
+        corr = float(np.corrcoef(np.diff(obs), np.diff(sim))[0, 1]) if len(r) >= 3 else float("nan")
+        span = f"{r['label'].iloc[0]}-{r['label'].iloc[-1]}"
+        out += [
+            (f"verified refugee returns {span}: MAPE <= 25 %", f"{mape:.1f} %", mape <= 25),
+            (f"verified refugee returns {span}: every year within x1.5", f"worst x{worst:.2f}", worst <= 1.5),
+            (f"verified refugee returns {span}: year-to-year correlation >= 0.5", f"{corr:.2f}", corr >= 0.5),
+        ]
+    for family, what in (("returns_by_host", "returns by host"), ("refugee_stock", "refugee stocks per host")):
+        part = _values(frame, family)
+        if family == "refugee_stock":
+            part = part[part["label"].str[-7:] >= "2018-01"]
+        if len(part):
+            ratio = np.maximum(part["ratio"].to_numpy(), 1e-9)
+            worst = float(np.max(np.maximum(ratio, 1 / ratio)))
+            tol = "x1.5" if family == "returns_by_host" else "15 %"
+            shown = f"worst x{worst:.2f}" if family == "returns_by_host" else f"worst {100 * (worst - 1):.1f} %"
+            out.append((f"{what}: within {tol}", shown, bool(part["within"].all())))
+    for family, what, tol in (("intention", "12-month intention", 1.5), ("hope", "hope to return one day", 10.0)):
+        part = _values(frame, family)
+        if len(part):
+            worst = float(np.max(np.abs(part["difference"])))
+            out.append((f"{what}: within {tol:g} points of each wave", f"worst {worst:.1f} points", worst <= tol))
+    part = _values(frame, "idp_stock")
+    if len(part):
+        worst = float(np.max(np.abs(part["ratio"] - 1)) * 100)
+        out.append(("IDP stock within 15 % each year", f"worst {worst:.1f} %", worst <= 15))
+    part = _values(frame, "idp_returns")
+    part = part[part["label"] <= "2022"]
+    if len(part):
+        mape = float(np.mean(np.abs(part["ratio"] - 1)) * 100)
+        out.append(("IDP returns 2017-2022: MAPE <= 35 %", f"{mape:.1f} %", mape <= 35))
+    return out
+
+
+#: the targets :func:`checks` computes, by name
+CHECKS = (
+    "verified refugee returns: MAPE <= 25 %, every year within x1.5, year-to-year correlation >= 0.5",
+    "returns by host within x1.5",
+    "refugee stocks per host from 2018 within 15 %",
+    "12-month intention within 1.5 points of each wave; hope within 10 points",
+    "IDP stock within 15 % each year; IDP returns 2017-2022 MAPE <= 35 %",
+)
+
+
+def validate(
+    scenario="baseline",
+    *,
+    seeds: Sequence[int] | int = 3,
+    households_per_agent: int | None = None,
+    calibrate_until: str = "2021-12",
+    map_unordered=None,
+    progress=None,
+) -> Validation:
+    """Run ``scenario`` over ``seeds`` (a count from the scenario's seed, or a list) and compare it with every
+    observed series (see the module documentation)."""
+    from functools import partial
+
+    from returnsim.calibrate import _serial_map, run_map_ordered
+    from returnsim.simulation import as_scenario
+
+    s = as_scenario(scenario)
+    seed_list = list(range(s.simulation.seed, s.simulation.seed + seeds)) if isinstance(seeds, int) else list(seeds)
+    hpa = households_per_agent or s.simulation.households_per_agent
+    runs = run_map_ordered(map_unordered or _serial_map, partial(_one, s, hpa), seed_list)
+    frame = T.compare(runs, calibrate_until=calibrate_until)
+    return Validation(s.meta.name, seed_list, hpa, calibrate_until, frame, T.summary(frame), checks(frame))
+
+
+def _one(scenario, households_per_agent: int, seed: int) -> dict:
+    from returnsim.simulation import simulate
+
+    return simulate(scenario, seed=seed, households_per_agent=households_per_agent).series
+
+
+def _num(value: float, kind: str) -> str:
+    if kind == "points":
+        return f"{value:.1f}"
+    return f"{value:,.0f}"
+
+
+def format_validation(v: Validation) -> str:
+    """The table ``returnsim validate`` prints."""
+    lines = [
+        f"{v.scenario}: {len(v.seeds)} seeds ({', '.join(map(str, v.seeds))}), 1 agent = {v.households_per_agent} "
+        f"households; calibration period to {v.calibrate_until}, later points are the hold-out",
+        "",
+    ]
+    frame = v.frame
+    for family, (what, tol, kind) in T.FAMILIES.items():
+        part = frame[frame["family"] == family]
+        if part.empty:
+            continue
+        unit = f"within x{tol:g}" if kind == "ratio" else f"within {tol:g} points"
+        lines.append(f"{what} ({unit})")
+        lines.append(f"  {'':22s} {'observed':>12s} {'model':>12s} {'± sd':>10s} {'error':>9s}  period")
+        for row in part.itertuples():
+            err = f"x{row.ratio:.2f}" if kind == "ratio" else f"{row.difference:+.1f}"
+            mark = "" if row.within else "  <- outside"
+            lines.append(
+                f"  {row.label:22s} {_num(row.observed, kind):>12s} {_num(row.simulated, kind):>12s} "
+                f"{_num(row.sd, kind):>10s} {err:>9s}  {row.period}{mark}"
+            )
+        lines.append("")
+    lines.append("targets")
+    for name, measured, met in v.checks:
+        lines.append(f"  [{'met' if met else 'not met':7s}] {name}: {measured}")
+    return "\n".join(lines)
+
+
+def figure(v: Validation, path: Path) -> Path:
+    """One panel per family: observed points and the model's mean (± sd), the hold-out shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    families = [f for f in T.FAMILIES if (v.frame["family"] == f).any()]
+    cols = 2
+    rows = (len(families) + 1) // 2
+    fig, axes = plt.subplots(rows, cols, figsize=(12, 3.2 * rows), layout="constrained", squeeze=False)
+    for ax, family in zip(axes.flat, families, strict=False):
+        part = v.frame[v.frame["family"] == family].reset_index(drop=True)
+        x = np.arange(len(part))
+        ax.errorbar(x, part["simulated"], yerr=part["sd"], fmt="s", color="#1f77b4", label="model (mean ± sd)")
+        ax.plot(x, part["observed"], "ko", label="observed")
+        hold = part["period"] == "holdout"
+        if hold.any():
+            ax.axvspan(
+                x[hold.to_numpy()].min() - 0.5, x[hold.to_numpy()].max() + 0.5, color="0.9", zorder=0, label="hold-out"
+            )
+        ax.set_xticks(x, part["label"], rotation=60, ha="right", fontsize=7)
+        ax.set_title(T.FAMILIES[family][0], fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.set_ylim(bottom=0)
+    for ax in list(axes.flat)[len(families) :]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=8)
+    fig.suptitle(f"{v.scenario}: observed against the model ({len(v.seeds)} seeds)")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def write_validation(v: Validation, folder: Path, plot: bool = True) -> Path:
+    """``validation.csv`` (every point), ``summary.csv`` (per family), ``targets.txt`` and ``validation.png``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    v.frame.to_csv(folder / "validation.csv", index=False)
+    v.summary.to_csv(folder / "summary.csv", index=False)
+    (folder / "targets.txt").write_text(format_validation(v) + "\n", encoding="utf-8")
+    if plot:
+        figure(v, folder / "validation.png")
+    return folder
