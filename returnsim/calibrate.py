@@ -80,6 +80,7 @@ class FreeParameter(_Table):
     prior: Literal["uniform", "normal"] = "uniform"
     mean: float | None = None
     sd: float | None = None
+    start: float | None = None  # a starting guess (e.g. an earlier calibration's value), put in the first generation
     note: str = ""
 
     @field_validator("keys")
@@ -95,6 +96,8 @@ class FreeParameter(_Table):
             raise ValueError("low must be below high (both finite numbers)")
         if self.prior == "normal" and (self.mean is None or self.sd is None or not self.sd > 0):
             raise ValueError("a normal prior needs mean and sd > 0")
+        if self.start is not None and not self.low <= self.start <= self.high:
+            raise ValueError(f"start {self.start:g} is outside [{self.low:g}, {self.high:g}]")
         return self
 
 
@@ -371,8 +374,10 @@ def search(
     tick=None,
     seed: int = 1,
     tol: float = 0.01,
+    start: Sequence[float] | None = None,
 ):
-    """Run differential evolution; every generation's candidates go through ``map_unordered`` together."""
+    """Run differential evolution; every generation's candidates go through ``map_unordered`` together; ``start``
+    (a starting guess) joins the first generation."""
     from scipy.optimize import differential_evolution
 
     def batch(fn, population: Iterable) -> list[float]:
@@ -389,6 +394,7 @@ def search(
         updating="deferred",
         workers=batch,
         polish=False,
+        x0=None if start is None else np.asarray(start, float),
     )
 
 
@@ -446,7 +452,11 @@ def calibrate(
     run_map = map_unordered or _serial_map
     store = Evaluations(Path(out) / "evaluations.csv", setup.names)
     try:
-        search(setup, settings, store, run_map, bounds, tick, seed=spec.optimizer.seed, tol=spec.optimizer.tol)
+        starts = [params[n].start for n in setup.names]
+        start = starts if all(v is not None for v in starts) else None
+        search(
+            setup, settings, store, run_map, bounds, tick, seed=spec.optimizer.seed, tol=spec.optimizer.tol, start=start
+        )
         finite = [c for c in store.done.values() if math.isfinite(c.loss)]
         if not finite:
             raise CalibrationError([f"{source}: no candidate could be evaluated (see {store.path})"])

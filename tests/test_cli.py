@@ -165,6 +165,10 @@ def test_every_returnsim_command_in_the_readme_runs(tmp_path, monkeypatch):
                 if "--seeds" in words:
                     words[words.index("--seeds") + 1] = "2"
                 words += ["--quiet", "--no-plot"]
+            if words[0] in ("validate", "explain"):  # small and quick in the test
+                words += ["--households-per-agent", "5000", "--no-plot"]
+                if "--seeds" in words:
+                    words[words.index("--seeds") + 1] = "1"
             assert main(words) == 0, command
             ran += 1
     assert ran >= 6
