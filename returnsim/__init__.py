@@ -3,6 +3,8 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from returnsim.api import RunResult, run, simulate
+from returnsim.experiments.function import experiment
+from returnsim.experiments.store import load_results
 from returnsim.model import ReturnModel
 from returnsim.scenario import Scenario, ScenarioError, load_scenario
 
@@ -11,4 +13,15 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["ReturnModel", "RunResult", "Scenario", "ScenarioError", "__version__", "load_scenario", "run", "simulate"]
+__all__ = [
+    "ReturnModel",
+    "RunResult",
+    "Scenario",
+    "ScenarioError",
+    "__version__",
+    "experiment",
+    "load_results",
+    "load_scenario",
+    "run",
+    "simulate",
+]

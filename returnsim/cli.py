@@ -3,6 +3,9 @@
     returnsim run [SCENARIO] [--out DIR] [--seed N] [--months N] [--households-per-agent K]
     returnsim compare A.toml B.toml [C.toml ...] [--out DIR] [--seeds N] [--months N] [--households-per-agent K]
     returnsim check FILE [FILE ...]
+    returnsim sweep EXPERIMENT [--out DIR] [--workers N] [--scheduler tcp://HOST:PORT] [--shard I/N]
+    returnsim sweep-merge DIR [DIR ...] --out DIR
+    returnsim sensitivity DIR
 
 Exit codes: 0 success, 2 bad input (scenario file, flag or output folder), nothing written.
 """
@@ -14,6 +17,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from returnsim.experiments.cli import add_commands as add_experiment_commands
+from returnsim.experiments.cli import workers_flag
 from returnsim.results import OutputError
 from returnsim.scenario import ScenarioError, load_scenario
 
@@ -92,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmp.add_argument("--seeds", type=_positive_int, default=5, help="seeds per scenario (default: %(default)s)")
     _size_and_output_options(cmp, "the first scenario's", "the first scenario's", "comparison.png")
+    workers_flag(cmp, "runs")
     cmp.set_defaults(handler=cmd_compare)
 
     check = sub.add_parser(
@@ -102,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("files", nargs="+", metavar="FILE", help="scenario files or built-in names")
     check.set_defaults(handler=cmd_check)
+    add_experiment_commands(sub)  # sweep, sweep-merge, sensitivity (returnsim/experiments/cli.py)
     return parser
 
 
@@ -175,6 +182,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         months=args.months,
         households_per_agent=args.households_per_agent,
         progress=not args.quiet,
+        workers=args.workers,
     )
     write_comparison(result, args.out, plot=not args.no_plot)
     if not args.quiet:
