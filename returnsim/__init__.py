@@ -4,9 +4,18 @@ from importlib.metadata import PackageNotFoundError, version
 
 from returnsim.api import RunResult, run, simulate
 from returnsim.experiments.function import experiment
-from returnsim.experiments.store import load_results
 from returnsim.model import ReturnModel
 from returnsim.scenario import Scenario, ScenarioError, load_scenario
+
+
+def __getattr__(name: str):
+    """``returnsim.load_results`` is imported on first use: it brings in pyarrow, which nothing else needs."""
+    if name == "load_results":
+        from returnsim.experiments.store import load_results
+
+        return load_results
+    raise AttributeError(f"module 'returnsim' has no attribute {name!r}")
+
 
 try:
     __version__ = version("returnsim")

@@ -174,7 +174,7 @@ class DaskExecutor(_Base):
         futures = self.client.map(fn, items, pure=False)
         by_key = {f.key: item for f, item in zip(futures, items, strict=True)}
         try:
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=self.client.loop):
                 item = by_key[future.key]
                 if future.status == "error":
                     yield Done(item, error=future.exception())

@@ -266,7 +266,7 @@ def format_table(result: Sensitivity) -> str:
 def _num(v) -> str:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "n/a"
-    return f"{v:,.3f}" if abs(v) < 1000 else f"{v:,.0f}"
+    return f"{v:,.3f}" if abs(v) < 100 else f"{v:,.0f}"
 
 
 def write_sensitivity(result: Sensitivity, out: Path, plot: bool = True) -> Path:
@@ -301,7 +301,7 @@ def figure(result: Sensitivity, path: Path) -> None:
 
     outcomes = list(dict.fromkeys(result.table["outcome"]))
     if result.method == "profiles":
-        names = list(dict.fromkeys(result.table["parameter"]))
+        names = list(dict.fromkeys(result.profiles["parameter"]))
         fig, axes = plt.subplots(
             len(outcomes), len(names), figsize=(3.2 * len(names) + 1, 2.6 * len(outcomes) + 0.6), squeeze=False,
             layout="constrained",
@@ -315,6 +315,7 @@ def figure(result: Sensitivity, path: Path) -> None:
                 ax.errorbar(x, rows["mean"], yerr=rows["ci95"].fillna(0), marker="o", capsize=3)
                 ax.set_xticks(x, [str(v) for v in rows["value"]], fontsize=8)
                 ax.grid(alpha=0.3)
+                ax.ticklabel_format(axis="y", style="plain", useOffset=False)
                 if i == len(outcomes) - 1:
                     ax.set_xlabel(name, fontsize=9)
                 if j == 0:

@@ -301,7 +301,8 @@ def _load_base(spec: ExperimentSpec, source: str, folder: Path) -> Scenario:
         return load_scenario(local if local.exists() else spec.scenario)
     except ScenarioError as exc:
         if len(exc.problems) == 1 and "no such scenario file" in exc.problems[0]:
-            rule = exc.problems[0].split(": ", 1)[1].replace(" file", f" file (looked in {folder} and the built-ins)")
+            where = f"no such scenario file in {folder}/ or among the built-ins"
+            rule = exc.problems[0].split(": ", 1)[1].replace("no such scenario file", where)
             raise ExperimentError([f"{source}: scenario = {_show(spec.scenario)}: {rule}"]) from None
         raise ExperimentError([f"{source}: scenario = {_show(spec.scenario)}: {p}" for p in exc.problems]) from None
 
@@ -342,7 +343,7 @@ def _check_parameters(spec: ExperimentSpec, scenario: Scenario, source: str) -> 
                 )
                 break
             except (AttributeError, KeyError, TypeError, ValueError) as exc:  # keys with_changes cannot address
-                problems.append(f"{where}: cannot be set: {type(exc).__name__}: {exc}")
+                problems.append(f"{where}: cannot be set by Scenario.with_changes: {type(exc).__name__}: {exc}")
                 break
     return problems
 
@@ -360,7 +361,10 @@ def _missing_key(tree: Any, dotted: str) -> str:
             node = node[part]
         elif isinstance(node, list):
             ids = [e.get("id") for e in node if isinstance(e, dict)]
-            if part.isdigit() and int(part) < len(node):
+            if part.isdigit():
+                if int(part) >= len(node):
+                    table = ".".join(parts[:i])
+                    return f"not a key of the scenario: {table} has {len(node)} entries (0 to {len(node) - 1})"
                 node = node[int(part)]
             elif part in ids:
                 node = node[ids.index(part)]

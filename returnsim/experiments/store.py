@@ -19,6 +19,7 @@ between runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -142,6 +143,8 @@ class SweepStore:
         )
         for part in parts:
             part.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # left when another process is still adding parts
+            self.parts.rmdir()
 
 
 def check_sweep_folder(folder: Path, manifest: dict) -> None:
