@@ -133,29 +133,29 @@ def _check_complete(out: Path, before: pd.DataFrame, planned: int) -> None:
 
 
 def test_a_sweep_killed_part_way_resumes_with_exactly_one_row_per_run(tmp_path):
-    spec, out = _write(tmp_path, points=20), tmp_path / "out"
+    spec, out = _write(tmp_path, points=12), tmp_path / "out"
     proc = _start(spec, out, workers=2)
-    _wait_for_parts(out, 6, proc)
+    _wait_for_parts(out, 4, proc)
     os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its worker processes, mid-run
     proc.communicate()
     before = load_results(out)
-    assert 6 <= len(before) < 40, "killed part-way"
+    assert 4 <= len(before) < 24, "killed part-way"
     assert main(["sweep", str(spec), "--out", str(out), "--workers", "2", "--quiet"]) == 0
-    _check_complete(out, before, planned=40)
+    _check_complete(out, before, planned=24)
 
 
 def test_ctrl_c_stops_at_once_keeps_what_is_stored_and_says_how_to_go_on(tmp_path):
-    spec, out = _write(tmp_path, points=20), tmp_path / "out"
+    spec, out = _write(tmp_path, points=12), tmp_path / "out"
     proc = _start(spec, out, workers=1)
     _wait_for_parts(out, 4, proc)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130
     before = load_results(out)
-    assert f"interrupted: {len(before)} of 40 runs are stored in {out}/; run the same command again" in stderr
-    assert 4 <= len(before) < 40
+    assert f"interrupted: {len(before)} of 24 runs are stored in {out}/; run the same command again" in stderr
+    assert 4 <= len(before) < 24
     assert main(["sweep", str(spec), "--out", str(out), "--workers", "1", "--quiet"]) == 0
-    _check_complete(out, before, planned=40)
+    _check_complete(out, before, planned=24)
 
 
 def test_shards_merge_into_the_unsharded_result_and_a_merged_folder_resumes(tmp_path):

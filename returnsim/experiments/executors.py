@@ -7,7 +7,7 @@ function, or a ``functools.partial`` of one) for the process pool and Dask.
 
 - :class:`SerialExecutor` runs in this process, one task after another;
 - :class:`ProcessExecutor` is a local ``concurrent.futures.ProcessPoolExecutor`` (fresh worker processes,
-  started with ``spawn``, so nothing is inherited from the parent's state);
+  forked from a ``forkserver`` that has imported the model, so nothing is inherited from the parent's state);
 - :class:`DaskExecutor` sends the tasks to a Dask distributed cluster (``Client(address)``); the workers
   must have returnsim installed.
 
@@ -107,11 +107,10 @@ class ProcessExecutor(_Base):
     name = "process pool"
 
     def __init__(self, workers: int | None = None):
-        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         self.workers = workers or available_cores()
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=_context())
 
     def map_unordered(self, fn, items):
         from concurrent.futures import FIRST_COMPLETED, wait
@@ -140,6 +139,20 @@ class ProcessExecutor(_Base):
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _context():
+    """Worker processes forked from a clean server process that has imported the model once (``forkserver``,
+    preloading ``returnsim.experiments.runner``): a pool starts in milliseconds instead of importing the
+    model in every worker, and workers inherit nothing from this process's state. ``spawn`` where there is
+    no forkserver (Windows)."""
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # pragma: no cover - Windows
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["returnsim.experiments.runner"])  # used when the server starts, once a process
+    return ctx
 
 
 class DaskExecutor(_Base):

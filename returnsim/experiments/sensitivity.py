@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from returnsim.experiments.seeds import analysis_seed
 from returnsim.results import OutputError
 
 __all__ = [
@@ -88,7 +89,7 @@ def analyze(
     if failed:
         notes.append(f"{failed} runs failed and are left out")
     method = METHODS[manifest["design"]]
-    seed = manifest["root_seed"]
+    seed = analysis_seed(manifest["root_seed"])
     if method in ("sobol", "morris"):
         means = ok.groupby("point")[outcomes].mean()
         absent = sorted(set(range(manifest["points"])) - set(means.index))
@@ -334,7 +335,8 @@ def figure(result: Sensitivity, path: Path) -> None:
             ax.barh(y + 0.2, t["ST"], height=0.4, xerr=t["ST_conf"], label="total (ST)", capsize=2)
             ax.barh(y - 0.2, t["S1"], height=0.4, xerr=t["S1_conf"], label="first order (S1)", capsize=2)
             ax.set_yticks(y, t["parameter"], fontsize=8)
-            ax.set_xlim(left=min(0, float(np.nanmin(t["S1"].to_numpy())) - 0.05))
+            finite = t["S1"].to_numpy()[np.isfinite(t["S1"].to_numpy())]
+            ax.set_xlim(left=min(0.0, float(finite.min(initial=0.0)) - 0.05))
         elif result.method == "morris":
             ax.errorbar(t["mu_star"], t["sigma"], xerr=t["mu_star_conf"], fmt="o", capsize=2)
             for _, r in t.iterrows():
