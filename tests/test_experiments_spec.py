@@ -144,3 +144,23 @@ def test_quota_x_relief_varies_event_fields_by_id():
     tasks = plan(e)
     assert len(tasks) == 4 * 3 * 5
     assert {t.changes["events.turkey_quota.quota"] for t in tasks} == {0, 2500, 5000, 10000}
+
+
+@NEEDS_EVENT_IDS
+def test_a_sweep_over_an_event_field_moves_what_the_event_does(tmp_path):
+    from returnsim.experiments.store import load_results
+    from returnsim.experiments.sweep import sweep
+
+    e = experiment_from_dict(
+        {
+            "scenario": str(EXAMPLES / "scenarios" / "turkey_quota.toml"),
+            "months": 36,  # to 2019-12: the quota starts in 2019-07
+            "households_per_agent": 2000,
+            "design": {"type": "grid"},
+            "parameters": {"events.turkey_quota.quota": {"values": [0, 20000]}},
+            "outcomes": {"forced": {"column": "returns_forced", "statistic": "sum", "from": "2019-07"}},
+        }
+    )
+    assert sweep(e, tmp_path, workers=1, progress=False).ok == 2
+    forced = load_results(tmp_path).set_index("events.turkey_quota.quota")["forced"]
+    assert forced[20000] > forced[0] + 50000

@@ -161,13 +161,12 @@ class _Progress:
         self.failed = 0
         self.bar = tqdm(
             total=total,
-            desc="sweep",
+            desc=f"sweep ({stored} already stored)" if stored else "sweep",
             unit="run",
             disable=None if show else True,
             leave=False,
             bar_format="{desc} {bar} {postfix} | {elapsed} elapsed, {remaining} left",
         )
-        self.stored = stored
         self._post()
 
     def _post(self) -> None:
