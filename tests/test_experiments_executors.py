@@ -3,7 +3,7 @@ started here). The same root seed gives identical sweep results, whichever execu
 
 from __future__ import annotations
 
-import math
+import os
 
 import pandas as pd
 import pytest
@@ -89,9 +89,10 @@ class TestProcessPool(ExecutorConformance):
         with ProcessExecutor(2) as ex:
             yield ex
 
-    def test_runs_are_spread_over_the_workers(self, executor, tmp_path):
+    def test_runs_happen_in_the_worker_processes(self, executor, tmp_path):
         sweep(experiment_from_dict(TINY), tmp_path, executor=executor, progress=False)
-        assert load_results(tmp_path)["worker"].nunique() >= 1  # the pool decides; each row names its process
+        pids = {int(w.rsplit(":", 1)[1]) for w in load_results(tmp_path)["worker"]}
+        assert os.getpid() not in pids and 1 <= len(pids) <= 2
         assert executor.workers == 2
 
 
@@ -118,10 +119,8 @@ def test_make_executor_follows_the_flags(monkeypatch):
         assert isinstance(ex, ProcessExecutor) and ex.workers == 2
 
 
-def test_an_unreachable_scheduler_is_a_clear_error(monkeypatch):
+def test_an_unreachable_scheduler_is_a_clear_error():
     from returnsim.experiments.executors import ExecutorError
 
-    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://127.0.0.1:9")  # the discard port: nothing listens
     with pytest.raises(ExecutorError, match=r"cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
         DaskExecutor("tcp://127.0.0.1:9", timeout=1)
-    assert math.isfinite(1.0)

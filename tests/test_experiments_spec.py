@@ -71,6 +71,7 @@ ERRORS = [
     (variant(outcomes={"r": {"column": "returns_voluntary", "from": "2020-01", "to": "2019-01"}}), "outcomes.r: to = 2019-01 is before from = 2020-01"),
     (variant(outcomes={"r": {"column": "returns_voluntary", "from": "2020-1"}}), "outcomes.r.from = \"2020-1\": must be a month written YYYY-MM, e.g. 2017-01"),
     (variant(outcomes={"r": {"column": "refugees_{host}"}, "r_turkey": {"column": "returns_forced"}}), "outcomes: names used twice (after {host} expansion): r_turkey"),
+    (variant(outcomes={"r": {"column": "returns_voluntary"}, "series": ["returns_forced"]}), "outcomes.series = [array]: must be a table (series belongs before the first [table]: in TOML, keys after [outcomes] are in it)"),
     (variant(series=["returns_forcd"]), "series[0] = \"returns_forcd\": returns_forcd is not a time-series column (did you mean 'returns_forced'?)"),
 ]  # fmt: skip
 

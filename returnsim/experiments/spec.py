@@ -466,7 +466,9 @@ def _describe(err: dict, raw: dict, source: str) -> str:
         extra = f" (did you mean '{hint[0]}'?)" if hint else f" (one of {', '.join(DESIGNS)})"
         return f"{source}: {key}.type = {_show(tag)}: unknown design{extra}"
     if kind in ("model_attributes_type", "model_type", "dict_type"):
-        return f"{source}: {key} = {_show(value)}: must be a table"
+        misplaced = len(loc) == 2 and loc[0] in ("parameters", "outcomes") and loc[1] in ExperimentSpec.model_fields
+        hint = f" ({loc[1]} belongs before the first [table]: in TOML, keys after [{loc[0]}] are in it)"
+        return f"{source}: {key} = {_show(value)}: must be a table{hint if misplaced else ''}"
     if kind in _TYPE_WORDS:
         return f"{source}: {key} = {_show_list(value)}: {_TYPE_WORDS[kind]}"
     if kind == "literal_error":
