@@ -165,7 +165,7 @@ class _Progress:
             unit="run",
             disable=None if show else True,
             leave=False,
-            bar_format="{desc} {bar} {postfix} | {elapsed} elapsed, {remaining} left",
+            bar_format="{desc} {bar} {n_fmt}/{total_fmt} runs{postfix} | {elapsed} elapsed, {remaining} left",
         )
         self._post()
 
