@@ -345,6 +345,7 @@ def figure(result: Sensitivity, path: Path) -> None:
                 )
             ax.set_xlabel("mu*")
             ax.set_ylabel("sigma")
+            ax.ticklabel_format(style="plain", useOffset=False)
         else:
             ax.barh(y, t["rho"])
             ax.set_yticks(y, t["parameter"], fontsize=8)
@@ -355,6 +356,11 @@ def figure(result: Sensitivity, path: Path) -> None:
         ax.set_visible(False)
     if result.method == "sobol":
         axes.flat[0].legend(fontsize=8)
-    fig.suptitle(_TITLES[result.method].split(",")[0] if result.method != "sobol" else "Sobol' indices")
+    short = {
+        "sobol": "Sobol' indices with confidence intervals",
+        "morris": "Morris screening: mu* (with its confidence interval) against sigma",
+        "correlation": "Spearman rank correlation of each parameter with each outcome",
+    }
+    fig.suptitle(short[result.method])
     fig.savefig(path, dpi=110)
     plt.close(fig)
