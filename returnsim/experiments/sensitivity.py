@@ -299,6 +299,7 @@ def figure(result: Sensitivity, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import EngFormatter
 
     outcomes = list(dict.fromkeys(result.table["outcome"]))
     if result.method == "profiles":
@@ -327,7 +328,9 @@ def figure(result: Sensitivity, path: Path) -> None:
         return
     ncols = min(3, len(outcomes))
     nrows = -(-len(outcomes) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 3.4 * nrows + 0.6), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(max(5 * ncols, 7), 3.4 * nrows + 0.6), squeeze=False, layout="constrained"
+    )
     for ax, outcome in zip(axes.flat, outcomes, strict=False):
         t = result.table[result.table["outcome"] == outcome].iloc[::-1]
         y = np.arange(len(t))
@@ -345,7 +348,8 @@ def figure(result: Sensitivity, path: Path) -> None:
                 )
             ax.set_xlabel("mu*")
             ax.set_ylabel("sigma")
-            ax.ticklabel_format(style="plain", useOffset=False)
+            ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 250k, 1.5M: readable counts of persons
+            ax.yaxis.set_major_formatter(EngFormatter(sep=""))
         else:
             ax.barh(y, t["rho"])
             ax.set_yticks(y, t["parameter"], fontsize=8)
@@ -361,6 +365,6 @@ def figure(result: Sensitivity, path: Path) -> None:
         "morris": "Morris screening: mu* (with its confidence interval) against sigma",
         "correlation": "Spearman rank correlation of each parameter with each outcome",
     }
-    fig.suptitle(short[result.method])
+    fig.suptitle(short[result.method], fontsize=11)
     fig.savefig(path, dpi=110)
     plt.close(fig)
