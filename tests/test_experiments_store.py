@@ -3,6 +3,7 @@ planned run, shards merge into the unsharded result, and a folder holds one expe
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -185,6 +186,10 @@ def test_a_folder_holds_one_experiment_and_nothing_is_written_when_refused(tmp_p
     with pytest.raises(OutputError, match=r"holds shard all, not 1/2"):
         sweep(experiment_from_dict(tiny()), tmp_path / "a", workers=1, progress=False, shard_spec=(1, 2))
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == before
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    (tmp_path / "a" / "manifest.json").write_text(json.dumps({**manifest, "version": "0.0.1"}))
+    with pytest.raises(OutputError, match=r"was started with returnsim 0.0.1, this is .*: finish it with that version"):
+        sweep(experiment_from_dict(tiny()), tmp_path / "a", workers=1, progress=False)
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
     with pytest.raises(OutputError, match="exists and is not a sweep results folder"):

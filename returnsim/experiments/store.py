@@ -168,6 +168,11 @@ def check_sweep_folder(folder: Path, manifest: dict) -> None:
             f"fingerprint {old['fingerprint']}; this one is {manifest['fingerprint']}): a changed experiment file "
             "needs a new --out"
         )
+    if old["version"] != manifest["version"]:
+        raise OutputError(
+            f"{folder}: was started with returnsim {old['version']}, this is {manifest['version']}: finish it with "
+            "that version, or choose another --out (runs of two versions would be mixed)"
+        )
     if old.get("shard") != manifest.get("shard"):
         raise OutputError(f"{folder}: holds shard {old.get('shard') or 'all'}, not {manifest.get('shard') or 'all'}")
     if not os.access(folder, os.W_OK):
