@@ -165,3 +165,25 @@ def test_a_sweep_over_an_event_field_moves_what_the_event_does(tmp_path):
     assert sweep(e, tmp_path, workers=1, progress=False).ok == 2
     forced = load_results(tmp_path).set_index("events.turkey_quota.quota")["forced"]
     assert forced[20000] > forced[0] + 50000
+
+
+def test_parameter_keys_may_be_written_without_quotes(tmp_path):
+    path = tmp_path / "e.toml"
+    path.write_text(
+        'scenario = "baseline"\n[design]\ntype = "grid"\n[parameters]\n'
+        'hosts.turkey.pressure = { values = [0.1, 0.2] }\n"decision.intercept" = { values = [-6.0] }\n'
+        'hosts.lebanon.presure = { values = [0.1] }\n[outcomes]\nr = { column = "returns_voluntary" }\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ExperimentError) as info:
+        load_experiment(path)
+    assert info.value.problems == [
+        f'{path}: parameters."hosts.lebanon.presure": not a key of the scenario: hosts.lebanon.presure does not '
+        "exist (did you mean 'pressure'?)"
+    ]
+    path.write_text(path.read_text().replace("presure", "pressure"), encoding="utf-8")
+    assert list(load_experiment(path).parameters) == [
+        "hosts.turkey.pressure",
+        "decision.intercept",
+        "hosts.lebanon.pressure",
+    ]

@@ -279,7 +279,21 @@ def experiment_from_dict(data: Mapping[str, Any], source: str = "<dict>", base: 
     return _build(dict(data), source, base or Path("."), default_name="experiment")
 
 
+def _flat(tree: dict, prefix: str = "") -> dict:
+    """``[parameters]`` keys written without quotes (``hosts.turkey.pressure = {...}``) are nested tables in
+    TOML; take them as the dotted keys they spell. A table holding a parameter's own keys is a parameter."""
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value and not set(value) & set(Parameter.model_fields):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def _build(raw: dict, source: str, folder: Path, default_name: str) -> Experiment:
+    if isinstance(raw.get("parameters"), dict):
+        raw = {**raw, "parameters": _flat(raw["parameters"])}
     try:
         spec = ExperimentSpec.model_validate(raw)
     except ValidationError as exc:
