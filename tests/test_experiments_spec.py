@@ -182,8 +182,8 @@ def test_parameter_keys_may_be_written_without_quotes(tmp_path):
         "exist (did you mean 'pressure'?)"
     ]
     path.write_text(path.read_text().replace("presure", "pressure"), encoding="utf-8")
-    assert list(load_experiment(path).parameters) == [
+    assert list(load_experiment(path).parameters) == [  # TOML groups the unquoted keys by their first part
         "hosts.turkey.pressure",
-        "decision.intercept",
         "hosts.lebanon.pressure",
+        "decision.intercept",
     ]

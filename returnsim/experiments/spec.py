@@ -281,10 +281,10 @@ def experiment_from_dict(data: Mapping[str, Any], source: str = "<dict>", base: 
 
 def _flat(tree: dict, prefix: str = "") -> dict:
     """``[parameters]`` keys written without quotes (``hosts.turkey.pressure = {...}``) are nested tables in
-    TOML; take them as the dotted keys they spell. A table holding a parameter's own keys is a parameter."""
+    TOML; take them as the dotted keys they spell. A table of tables is a level of such a key."""
     out = {}
     for key, value in tree.items():
-        if isinstance(value, dict) and value and not set(value) & set(Parameter.model_fields):
+        if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
             out.update(_flat(value, f"{prefix}{key}."))
         else:
             out[f"{prefix}{key}"] = value
