@@ -147,6 +147,11 @@ class SweepStore:
             self.parts.rmdir()
 
 
+def stored_statuses(folder: Path) -> dict[str, str]:
+    """run_id → status of the runs stored in ``folder`` (none if it is not a sweep folder yet); reads only."""
+    return {} if not (Path(folder) / MANIFEST).exists() else SweepStore(folder, read_manifest(folder)).statuses()
+
+
 def check_sweep_folder(folder: Path, manifest: dict) -> None:
     """Raise :class:`OutputError` unless ``folder`` is new, empty, or a sweep folder of this very experiment."""
     folder = Path(folder)

@@ -25,7 +25,7 @@ from returnsim.experiments.designs import plan, shard
 from returnsim.experiments.executors import Executor, make_executor
 from returnsim.experiments.runner import Setup, execute
 from returnsim.experiments.spec import Experiment, load_experiment
-from returnsim.experiments.store import SweepStore, check_sweep_folder, new_manifest
+from returnsim.experiments.store import SweepStore, check_sweep_folder, new_manifest, stored_statuses
 
 __all__ = ["SweepReport", "prepare", "sweep"]
 
@@ -91,13 +91,13 @@ def sweep(
     ``retry_failed``. Interrupted (Ctrl-C), it stops at once; the runs stored so far stay stored.
     """
     experiment, tasks, out, manifest = prepare(experiment, out, shard_spec)
+    stored = stored_statuses(out)
+    todo = [t for t in tasks if t.run_id not in stored or (retry_failed and stored[t.run_id] == "failed")]
     own = executor is None
-    if own:
-        executor = make_executor(workers, scheduler, jobs=len(tasks))
+    if own:  # before anything is written: an unreachable scheduler leaves no folder behind
+        executor = make_executor(workers, scheduler, jobs=len(todo))
     try:
         store = SweepStore.open(out, manifest)
-        stored = store.statuses()
-        todo = [t for t in tasks if t.run_id not in stored or (retry_failed and stored[t.run_id] == "failed")]
         setup = Setup(
             scenario=experiment.scenario,
             months=experiment.months,
