@@ -188,3 +188,8 @@ def test_every_command_in_the_experiments_readme_runs(tmp_path, monkeypatch):
         assert main(words) == 0, command
         ran.append(words[0])
     assert {"sweep", "sensitivity", "sweep-merge"} <= set(ran)
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+    namespace: dict = {}
+    for block in blocks:  # after the commands: the first reads the folder of the first sweep
+        exec(compile(block, str(README), "exec"), namespace)
+    assert len(blocks) == 2 and namespace["table"].notna().all() and namespace["out"]["returns_voluntary_refugees"] > 0
