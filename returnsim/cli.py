@@ -2,6 +2,7 @@
 
     returnsim run [SCENARIO] [--out DIR] [--seed N] [--months N] [--households-per-agent K]
     returnsim compare A.toml B.toml [C.toml ...] [--out DIR] [--seeds N] [--months N] [--households-per-agent K]
+                      [--workers N]
     returnsim check FILE [FILE ...]
     returnsim sweep EXPERIMENT [--out DIR] [--workers N] [--scheduler tcp://HOST:PORT] [--shard I/N]
     returnsim sweep-merge DIR [DIR ...] --out DIR

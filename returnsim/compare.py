@@ -1,9 +1,9 @@
 """Scenarios side by side: every scenario over the same seeds, key outcomes and their differences.
 
 ``compare`` runs each scenario once per seed through the one entry point, spread over every core
-(``returnsim.experiments.executors``), with common seeds (the first scenario's ``simulation.seed``, plus
-1, 2…) and a common horizon and scale (the first scenario's unless given), so a difference between two scenarios is the
-policy's and its spread across seeds is the model's randomness.
+(``returnsim.experiments.executors``), with common seeds (the first scenario's ``simulation.seed``,
+plus 1, 2…) and a common horizon and scale (the first scenario's unless given), so a difference
+between two scenarios is the policy's and its spread across seeds is the model's randomness.
 
 >>> c = compare(["baseline", "baseline"], seeds=2, months=3, households_per_agent=5000, progress=False)
 >>> c.labels, c.seeds
