@@ -15,6 +15,8 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "__version__",
+    "experiment",
+    "load_results",
     "load_scenario",
     "run",
     "simulate",
@@ -28,9 +30,13 @@ _WHERE = {
     "Scenario": "returnsim.scenario",
     "ScenarioError": "returnsim.scenario",
     "load_scenario": "returnsim.scenario",
+    "experiment": "returnsim.experiments.function",
+    "load_results": "returnsim.experiments.store",  # brings in pyarrow, which nothing else needs
 }
 
 if TYPE_CHECKING:  # pragma: no cover
+    from returnsim.experiments.function import experiment
+    from returnsim.experiments.store import load_results
     from returnsim.model import ReturnModel
     from returnsim.scenario import Scenario, ScenarioError, load_scenario
     from returnsim.simulation import Result, run, simulate

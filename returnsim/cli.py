@@ -2,7 +2,11 @@
 
     returnsim run [SCENARIO] [--out DIR] [--seed N] [--months N] [--households-per-agent K]
     returnsim compare A.toml B.toml [C.toml ...] [--out DIR] [--seeds N] [--months N] [--households-per-agent K]
+                      [--workers N]
     returnsim check FILE [FILE ...]
+    returnsim sweep EXPERIMENT [--out DIR] [--workers N] [--scheduler tcp://HOST:PORT] [--shard I/N]
+    returnsim sweep-merge DIR [DIR ...] --out DIR
+    returnsim sensitivity DIR
 
 Exit codes: 0 success, 2 bad input (scenario file, flag or output folder), nothing written.
 """
@@ -133,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--seeds", type=_positive_int, default=5, help="seeds per scenario (default: %(default)s)")
     _set_option(cmp)
     _size_and_output_options(cmp, "the first scenario's", "the first scenario's", "comparison.png")
+    from returnsim.experiments.cli import workers_flag
+
+    workers_flag(cmp, "runs")
     cmp.set_defaults(handler=cmd_compare)
 
     check = sub.add_parser(
@@ -148,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     from returnsim.dashboard.cli import add_commands
 
     add_commands(sub)
+    from returnsim.experiments.cli import add_commands as add_experiment_commands
+
+    add_experiment_commands(sub)  # sweep, sweep-merge, sensitivity (returnsim/experiments/cli.py)
     credibility.add_commands(sub)
     return parser
 
@@ -239,6 +249,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         months=args.months,
         households_per_agent=args.households_per_agent,
         progress=not args.quiet,
+        workers=args.workers,
     )
     write_comparison(result, args.out, plot=not args.no_plot)
     if not args.quiet:

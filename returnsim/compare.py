@@ -1,9 +1,9 @@
 """Scenarios side by side: every scenario over the same seeds, key outcomes and their differences.
 
-``compare`` runs each scenario once per seed through :func:`returnsim.simulate` (the one entry
-point), with common seeds (the first scenario's ``simulation.seed``, plus 1, 2…) and a common
-horizon and scale (the first scenario's unless given), so a difference between two scenarios is the
-policy's and its spread across seeds is the model's randomness.
+``compare`` runs each scenario once per seed through the one entry point, spread over every core
+(``returnsim.experiments.executors``), with common seeds (the first scenario's ``simulation.seed``,
+plus 1, 2…) and a common horizon and scale (the first scenario's unless given), so a difference
+between two scenarios is the policy's and its spread across seeds is the model's randomness.
 
 >>> c = compare(["baseline", "baseline"], seeds=2, months=3, households_per_agent=5000, progress=False)
 >>> c.labels, c.seeds
@@ -17,15 +17,18 @@ from __future__ import annotations
 import json
 import platform
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from returnsim.experiments.executors import Executor, make_executor
 from returnsim.scenario import Scenario, ScenarioError
-from returnsim.simulation import as_scenario, simulate
+from returnsim.simulation import as_scenario
 
 __all__ = ["OUTCOMES", "PANELS", "Comparison", "compare", "format_table", "write_comparison"]
 
@@ -97,11 +100,14 @@ def compare(
     months: int | None = None,
     households_per_agent: int | None = None,
     progress: bool = True,
+    workers: int | None = None,
+    executor: Executor | None = None,
 ) -> Comparison:
     """Run every scenario over common seeds and summarise the key outcomes (see module docs).
 
     ``seeds`` is a count (the first scenario's seed and the ones after it) or a list of seeds.
-    All scenarios are loaded (and validated) before anything runs.
+    All scenarios are loaded (and validated) before anything runs. The runs are spread over ``workers``
+    local processes (default: every core) or run by ``executor`` (see ``returnsim.experiments.executors``).
     """
     from tqdm import tqdm
 
@@ -116,17 +122,22 @@ def compare(
         raise ValueError("compare needs at least one seed")
     months = months or first.months
     hpa = households_per_agent or first.households_per_agent
-    frames, wall = [], 0.0
-    with tqdm(
-        total=len(loaded) * len(seed_list), desc="compare", unit="run", disable=None if progress else True, leave=False
-    ) as bar:
-        for label, s in zip(labels, loaded, strict=True):
-            for seed in seed_list:
-                result = simulate(s, seed=seed, months=months, households_per_agent=hpa)
-                wall += result.wall_seconds
-                frames.append(result.timeseries.assign(scenario=label, seed=seed))
-                bar.update()
-    runs = pd.concat(frames, ignore_index=True)
+    jobs = [(i, label, s, seed) for i, (label, s) in enumerate(zip(labels, loaded, strict=True)) for seed in seed_list]
+    frames: dict[tuple[int, int], pd.DataFrame] = {}
+    wall = 0.0
+    with (
+        tqdm(total=len(jobs), desc="compare", unit="run", disable=None if progress else True, leave=False) as bar,
+        nullcontext(executor) if executor else make_executor(workers, jobs=len(jobs)) as ex,
+    ):
+        for done in ex.map_unordered(partial(_run_job, months, hpa), jobs):
+            if done.error is not None:
+                raise done.error
+            i, label, _, seed = done.item
+            timeseries, seconds = done.value
+            wall += seconds
+            frames[i, seed] = timeseries.assign(scenario=label, seed=seed)
+            bar.update()
+    runs = pd.concat([frames[i, seed] for i, _, _, seed in jobs], ignore_index=True)
     runs = runs[["scenario", "seed", *[c for c in runs.columns if c not in ("scenario", "seed")]]]
     outcomes = _outcomes(runs, labels)
     return Comparison(
@@ -141,6 +152,14 @@ def compare(
         summary=_summary(outcomes, labels),
         wall_seconds=wall,
     )
+
+
+def _run_job(months: int, hpa: int, job: tuple) -> tuple[pd.DataFrame, float]:
+    """One (scenario, seed) run of a comparison, in whichever process the executor chose."""
+    from returnsim.experiments.runner import run_series
+
+    _, _, scenario, seed = job
+    return run_series(scenario, seed, months, hpa)
 
 
 def _load_all(items: list) -> list[Scenario]:

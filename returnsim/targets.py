@@ -264,8 +264,14 @@ def summary(frame):
     return out
 
 
+#: errors beyond this many tolerance units count as this many in :func:`loss` (a run whose count falls to zero at a
+#: coarse scale would otherwise swamp every other point)
+ERROR_CAP = 5.0
+
+
 def loss(frame, weights: dict[str, float] | None = None, period: str = "calibration") -> float:
-    """Mean over families (weighted) of the mean squared error in tolerance units, over ``period``'s points."""
+    """Mean over families (weighted) of the mean squared error in tolerance units, over ``period``'s points
+    (each error capped at :data:`ERROR_CAP`)."""
     part = frame[frame["period"] == period]
     if part.empty:
         return float("inf")
@@ -273,6 +279,6 @@ def loss(frame, weights: dict[str, float] | None = None, period: str = "calibrat
     total, norm = 0.0, 0.0
     for family, rows in part.groupby("family"):
         w = weights.get(family, 1.0)
-        total += w * float(np.mean(rows["error"].to_numpy() ** 2))
+        total += w * float(np.mean(np.minimum(rows["error"].to_numpy() ** 2, ERROR_CAP**2)))
         norm += w
     return total / norm if norm else float("inf")
