@@ -156,8 +156,7 @@ def synthesize(
     origin = np.repeat(np.arange(len(regions), dtype=np.int16), rows)
     status = np.full(len(origin), Status.STAYER, np.int8)
     extra = _households(s, g, levers, stayer_rng, weight, (origin + nH).astype(np.int16), origin, status)
-    extra.registered[:] = False
-    extra.months_displaced[:] = 0
+    extra.registered[:] = False  # months_displaced stays as drawn: late registrants have been away for years
     return Population(**{n: np.concatenate([getattr(pop, n), getattr(extra, n)]) for n in COLUMNS}, weight=weight)
 
 

@@ -188,13 +188,19 @@ def test_stayers_do_not_change_the_households_before_them(toy):
 
 def test_registration_adds_registered_refugees_by_origin(world):
     event = {"type": "registration", "host": "beta", "month": "2020-01", "months": 3, "persons": 600}
-    sim = run(world(event, **{"decision.intercept": -30.0}), 4)
+    sim = Simulation(world(event, **{"decision.intercept": -30.0}))
+    first_stayer = int(np.count_nonzero(sim.state.pop.status != Status.STAYER))  # stayers come after the others
+    for _ in range(4):
+        sim.step()
     assert sum(sim.series["registered_arrivals"]) == pytest.approx(600, abs=10)
     gain = sim.series["refugees_beta"][-1] - run(world(**{"decision.intercept": -30.0}), 4).series["refugees_beta"][-1]
     assert gain == pytest.approx(sum(sim.series["registered_arrivals"]), abs=5)
     pop = sim.state.pop
-    new = (pop.location == BETA) & (pop.months_displaced < 4)
-    assert new.any() and pop.registered[new].all() and (pop.origin[new] == 1).all()  # beta's origin: south
+    late = np.flatnonzero(pop.status[first_stayer:] == Status.DISPLACED) + first_stayer
+    assert len(late) and (pop.location[late] == BETA).all() and pop.registered[late].all()
+    assert (pop.origin[late] == 1).all()  # beta's origin shares: south only
+    # registered late, not newly displaced: their months displaced are years, like the others'
+    assert pop.months_displaced[late].min() >= sim.params.population.months_displaced_min
 
 
 def test_deregistration_takes_people_off_a_hosts_register(world):

@@ -9,7 +9,9 @@ there with the host's ``registered_share``), with months displaced counted from 
 later (OCHA on Daraa, July 2018: most of the 320,000 displaced went back within weeks).
 
 ``register`` (``registration``): new arrivals from Syria join a host's registered refugees, as many persons as
-the event registers this month, by origin (the event's ``origin_shares`` or the host's).
+the event registers this month, by origin (the event's ``origin_shares`` or the host's). Most were registered
+late rather than newly displaced: their months displaced are drawn like those of the households at the start,
+plus the months since.
 
 ``deregister`` (``deregistration``): refugees leave a host's register without a verified return (records
 closed, onward movement, resettlement), as many persons as the event says; they are no longer followed
@@ -69,6 +71,7 @@ def displace_stayers(state: State, levers: Levers, params: Scenario, streams: St
         changes += [
             Change("location", go, dest.astype(np.int16)),
             Change("status", go, DISPLACED),
+            Change("months_displaced", go, np.int16(0)),
             Change("registered", go[abroad], registered),
             Change("return_due", short, np.int16(t + m.return_months)),
         ]
@@ -110,10 +113,11 @@ def register(state: State, levers: Levers, params: Scenario, streams: Streams) -
             draws = streams.uniform(Draw.ARRIVAL, t, rows, m.salt)
             go.append(pick(rows, persons, m.persons * m.weights[region], draws))
         go = np.concatenate(go) if go else np.zeros(0, np.int64)
-        changes += [
+        changes += [  # registered late, not newly displaced: years away, counted from their draw at the start
             Change("location", go, np.int16(m.host)),
             Change("status", go, DISPLACED),
             Change("registered", go, True),
+            Change("months_displaced", go, (pop.months_displaced[go] + t).astype(np.int16)),
         ]
         stayers = np.setdiff1d(stayers, go, assume_unique=True)
         total += float(pop.size[go].sum()) * pop.weight
