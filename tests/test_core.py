@@ -62,6 +62,7 @@ def test_events_have_ids_and_every_key_is_addressable():
         ({"decision.intercept": "high"}, '<changes>: decision.intercept = "high": must be a number'),
         ({"decision.intercep": 1.0}, "<changes>: decision.intercep: unknown key (did you mean 'intercept'?)"),
         ({"decision.intercept.x": 1.0}, "<changes>: decision.intercept.x: decision.intercept is a value, not a table"),
+        ({"hosts.turky.pressure": 0.5}, "<changes>: hosts.turky.pressure: no host 'turky' (did you mean 'turkey'?)"),
         (
             {"events.1.id": "border_closure_1"},
             '<changes>: events[1].id: "border_closure_1" is also the id of events[0]',

@@ -23,6 +23,9 @@ from returnsim.scenario.errors import ScenarioError
 
 __all__ = ["apply_changes", "keyword_path", "parse_assignment", "thaw"]
 
+#: tables of named places: a dotted key may change them, not add to them
+_NAMED = {"hosts": "host", "regions": "region", "controllers": "controller"}
+
 
 def thaw(tree: Any) -> Any:
     """A plain, mutable copy of a dumped scenario tree: mappings to ``dict``, tuples to ``list``."""
@@ -79,7 +82,11 @@ def _child(node: Any, key: str, path: list[str], source: str, dotted: str) -> An
     if not isinstance(node, dict):
         raise ScenarioError([f"{source}: {dotted}: {'.'.join(path[:-1])} is a value, not a table"])
     if key not in node:
-        node[key] = {}  # a new table (e.g. a new host): validation reports what it lacks
+        if len(path) == 2 and path[0] in _NAMED:  # a misspelt host, region or controller, not a new one
+            hint = difflib.get_close_matches(key, list(node), n=1)
+            extra = f" (did you mean '{hint[0]}'?)" if hint else f" (known: {', '.join(node)})"
+            raise ScenarioError([f"{source}: {dotted}: no {_NAMED[path[0]]} '{key}'{extra}"])
+        node[key] = {}  # a table the file left to its defaults: validation reports what it lacks
     elif not isinstance(node[key], dict | list):
         raise ScenarioError([f"{source}: {dotted}: {'.'.join(path)} is a value, not a table"])
     return node[key]
