@@ -10,7 +10,18 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from returnsim.scenario.fields import Count, Month, NonNegative, PositiveInt, Share, Weights, _between, _Node
+from returnsim.scenario.fields import (
+    Month,
+    Months,
+    NonNegative,
+    Persons,
+    PositiveMonths,
+    Share,
+    Text,
+    Weights,
+    _between,
+    _Node,
+)
 
 Targeting = Literal["all", "unregistered", "military_age_men", "single_men"]
 Profile = Literal["all", "military_age_men", "politically_exposed", "others"]
@@ -19,8 +30,8 @@ Profile = Literal["all", "military_age_men", "politically_exposed", "others"]
 class _Event(_Node):
     month: Month
     end: Month | None = None
-    months: PositiveInt | None = None
-    note: str = ""
+    months: PositiveMonths | None = None
+    note: Text = ""
 
     @model_validator(mode="after")
     def _window(self):
@@ -41,7 +52,7 @@ class DeportationEvent(_Event):
     type: Literal["deportation"]
     host: str
     rate: Share | None = None  # monthly probability for each eligible household
-    quota: Count | None = None  # persons per month
+    quota: Persons | None = None  # persons per month
     targeting: Targeting = "unregistered"
     destination: str = "origin"
 
@@ -73,7 +84,7 @@ class SanctionsReliefEvent(_Event):
     type: Literal["sanctions_relief"]
     lift_sanctions: bool = True
     reconstruction_aid: Share = 0.0
-    ramp_months: Count = 12
+    ramp_months: Months = 12
 
 
 class _DetentionRelief(_Event):
@@ -102,7 +113,7 @@ class PropertyConfiscationEvent(_Event):
     type: Literal["property_confiscation"]
     regions: list[str] = Field(default_factory=list)
     hazard: Share
-    claim_window_months: Count = 12
+    claim_window_months: Months = 12
 
 
 class PropertyRestitutionEvent(_Event):
@@ -139,7 +150,7 @@ class ConflictDisplacementEvent(_Event):
     type: Literal["conflict_displacement"]
     region: str
     share: Share | None = None
-    persons: Count | None = None
+    persons: Persons | None = None
     destinations: Weights
 
     @model_validator(mode="after")
