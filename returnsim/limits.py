@@ -45,6 +45,8 @@ MAX_MONTHS_DISPLACED = 1200
 MAX_HOUSEHOLD_SIZE = 100
 #: magnitude of an otherwise unbounded non-negative quantity (costs, multipliers, savings in months…)
 MAX_MAGNITUDE = 1_000_000.0
+#: smallest value of a quantity that must be positive (a time scale, a concentration); smaller ones overflow
+MIN_POSITIVE = 0.001
 #: magnitude of a logit coefficient: e**1000 is already beyond any probability's resolution
 MAX_COEFFICIENT = 1000.0
 #: weights of shares (they may be written as persons)
@@ -56,9 +58,9 @@ MAX_EXTENDS = 32
 #: levels of nested tables and arrays in a scenario file (the schema needs five)
 MAX_NESTING = 32
 
-#: monthly temporaries per agent beyond the columns and the ties: measured as peak RSS at full scale
-#: (2.58 M agents, 6 ties, 120 months, no Mesa handles) less the columns, the ties and the interpreter,
-#: rounded up (see benchmarks/README.md)
+#: monthly temporaries per agent beyond the columns and the ties, rounded up from the peak RSS of the
+#: baseline without Mesa handles less the interpreter (2 cores, numpy 2.5): 223 bytes per agent measured at
+#: 2.58 M agents and 6 ties (estimate 297), 231 at 258 k agents (297), 946 at 1.29 M agents and 50 ties (1045)
 TEMPORARY_BYTES_PER_AGENT = 160
 #: the interpreter with numpy, pandas, Mesa and pydantic loaded
 BASE_BYTES = 200 * 2**20

@@ -40,6 +40,7 @@ import shutil
 import signal
 import stat
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,7 +156,7 @@ def check_output_folder(out: Path, kind: str | None = None) -> Path:
     absolute = Path.cwd() / out
     if out.exists():
         if not out.is_dir():
-            raise OutputError(f"{out}: is a file, not a folder; choose another --out")  # or a device
+            raise OutputError(f"{out}: is not a folder; choose another --out")
         here = Path.cwd().resolve()
         if here == out.resolve() or out.resolve() in here.parents:
             raise OutputError(f"{out}: holds the current folder; choose another --out")
@@ -173,8 +174,9 @@ def check_output_folder(out: Path, kind: str | None = None) -> Path:
 def _probe(out: Path, parent: Path) -> None:
     """Create and remove a folder where ``out`` or its first missing parent will be made."""
     try:
-        probe = tempfile.mkdtemp(prefix=f".{out.name}.returnsim-{os.getpid()}-", dir=parent)
-        os.rmdir(probe)
+        with _signals_held():  # never leave the probe behind
+            probe = tempfile.mkdtemp(prefix=f".{out.name}.returnsim-{os.getpid()}-", dir=parent)
+            os.rmdir(probe)
     except OSError as exc:
         raise OutputError(f"{out}: cannot be written: {parent} does not allow new folders ({exc.strerror})") from None
     if out.exists() and not os.access(out, os.W_OK | os.X_OK):
@@ -261,17 +263,26 @@ def _exchange(a: Path, b: Path) -> bool:
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM while the results are swapped into place; they act right after."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    try:
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    except (AttributeError, OSError, ValueError):
+    """Hold Ctrl-C and SIGTERM during a step that must not be cut in two (making or swapping a folder): they
+    are recorded, and acted on as soon as the step is done. Python runs signal handlers in the main thread
+    only, so replacing the handlers holds them whatever other threads (BLAS, plotting) do."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, lambda signum, _frame: caught.append(signum)) for signum in held}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        if caught:
+            handler = previous[caught[0]]
+            if callable(handler):
+                handler(caught[0], None)  # e.g. KeyboardInterrupt
+            elif handler in (signal.SIG_DFL, None):
+                signal.raise_signal(caught[0])
 
 
 def _commit(tmp: Path, out: Path, kind: str | None) -> None:
@@ -319,10 +330,11 @@ def atomic_folder(out: Path, kind: str | None = None) -> Iterator[Path]:
     tmp: Path | None = None
     done = False
     try:
-        made = _make_parents(out.parent)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.returnsim-{os.getpid()}-", dir=out.parent))
-        (tmp / MARK).write_text(f"{os.getpid()}\n")
-        tmp.chmod(0o777 & ~_umask())
+        with _signals_held():  # an interrupt now would leave a folder we have not yet marked or named
+            made = _make_parents(out.parent)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.returnsim-{os.getpid()}-", dir=out.parent))
+            (tmp / MARK).write_text(f"{os.getpid()}\n")
+            tmp.chmod(0o777 & ~_umask())
         yield tmp
         _commit(tmp, out, kind)
         done = True
@@ -332,12 +344,13 @@ def atomic_folder(out: Path, kind: str | None = None) -> Iterator[Path]:
             f"{out}: the results could not be written: {reason}; any earlier results there are unchanged"
         ) from exc
     finally:
-        if tmp is not None and tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-        if not done:
-            for folder in made:  # innermost first
-                with contextlib.suppress(OSError):
-                    folder.rmdir()
+        with _signals_held():  # a second Ctrl-C must not stop the cleaning half-way
+            if tmp is not None and tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+            if not done:
+                for folder in made:  # innermost first
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
 
 
 # ------------------------------------------------------------------------------ a run's folder

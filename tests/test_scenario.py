@@ -86,7 +86,7 @@ def test_unknown_key_inside_a_named_table_suggests_the_nearest(tmp_path):
         ),
         (
             {"decision.integration_months": 0.0},
-            "decision.integration_months = 0.0: must be greater than 0 and at most 1000000",
+            "decision.integration_months = 0.0: must be between 0.001 and 1000000",
         ),
         (
             {"regions.north.displacement_destination": "north"},

@@ -38,15 +38,6 @@ def _at_least(lo: float):
     return AfterValidator(check)
 
 
-def _positive(hi: float):
-    def check(v: float) -> float:
-        if not 0 < v <= hi:
-            raise ValueError(f"must be greater than 0 and at most {_num(hi)}")
-        return v
-
-    return AfterValidator(check)
-
-
 _MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")  # ASCII digits only: \d would take any script's digits
 
 
@@ -76,7 +67,7 @@ def _line(v: str) -> str:
 
 Share = Annotated[float, _between(0.0, 1.0)]
 NonNegative = Annotated[float, _between(0.0, limits.MAX_MAGNITUDE)]
-Positive = Annotated[float, _positive(limits.MAX_MAGNITUDE)]
+Positive = Annotated[float, _between(limits.MIN_POSITIVE, limits.MAX_MAGNITUDE)]
 Coefficient = Annotated[float, _between(-limits.MAX_COEFFICIENT, limits.MAX_COEFFICIENT)]
 Persons = Annotated[int, _between(0, limits.MAX_PERSONS)]
 Months = Annotated[int, _between(0, limits.MAX_MONTHS)]

@@ -17,13 +17,14 @@ import os
 import re
 import stat
 import tomllib
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from returnsim import limits
 from returnsim.scenario.errors import ScenarioError, _describe, _dotted, _name, _show, _source
@@ -133,11 +134,12 @@ def _read_text(path: Path) -> str:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise _Unreadable(f"cannot be read: {exc.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = next((word for test, word in _KINDS if test(mode)), "not a regular file")
+        raise _Unreadable(f"is {kind}, not a scenario file")
     with os.fdopen(fd, "rb") as fh:
-        mode = os.fstat(fh.fileno()).st_mode
-        if not stat.S_ISREG(mode):
-            kind = next((word for test, word in _KINDS if test(mode)), "not a regular file")
-            raise _Unreadable(f"is {kind}, not a scenario file")
         try:
             data = fh.read(limits.MAX_FILE_BYTES + 1)
         except OSError as exc:
@@ -269,11 +271,35 @@ def _merge(base: dict, over: dict, origin: dict[tuple, str], loc: tuple = ()) ->
             out[key] = [*old, *value]
         elif isinstance(value, dict) and isinstance(old, dict):
             out[key] = _merge(old, value, origin, here)
-        elif isinstance(value, dict) and key in base:
+        elif isinstance(value, dict) and key in base and _expects_table(here):
             raise ScenarioError([f"{_source(here, origin, '?')}: {_dotted(here, old, True)}must be a table"])
         else:
             out[key] = value
     return out
+
+
+def _expects_table(loc: tuple) -> bool:
+    """Whether the schema has a table at ``loc`` (so a parent's other value there is the mistake)."""
+    model: Any = Scenario
+    parts = list(loc)
+    while parts:
+        fields = getattr(model, "model_fields", None)
+        if fields is None or parts[0] not in fields:
+            return False
+        annotation = fields[parts.pop(0)].annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        elif typing.get_origin(annotation) is dict:
+            if not parts:
+                return True
+            parts.pop(0)  # the entry's name
+            entry = typing.get_args(annotation)[1]
+            if not (isinstance(entry, type) and issubclass(entry, BaseModel)):
+                return False
+            model = entry
+        else:
+            return False
+    return True
 
 
 # ------------------------------------------------------------------------------ validation

@@ -56,7 +56,7 @@ class Population(_Node):
 
 
 class Network(_Node):
-    ties: Annotated[int, _between(0, 50)] = 6
+    ties: Annotated[int, _between(1, 50)] = 6  # no network: learning_rate = 0 and decision.network = 0
     same_origin_share: Share = 0.8
     learning_rate: Share = 0.3
     media_rate: Share = 0.02
