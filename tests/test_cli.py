@@ -238,3 +238,18 @@ def test_installed_wheel_runs_the_builtin_scenario_from_any_directory(tmp_path):
         env=env,
     ).stdout
     assert str(env_dir) in where  # the installed copy, not the source tree
+
+
+def test_an_older_python_is_refused_with_a_sentence_naming_the_version():
+    """pip resolves a source tree's dependencies before it reads requires-python, so on 3.11 it reported that
+    no Mesa matched; setup.py, which the build runs first, stops with a sentence instead."""
+    import tomllib
+
+    required = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert required == ">=3.12"
+    pretend = "import sys; sys.version_info = (3, 11, 7, 'final', 0); sys.version = '3.11.7 (main)'; "
+    done = subprocess.run(
+        [sys.executable, "-c", pretend + "exec(open('setup.py').read())"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("returnsim needs Python 3.12 or newer, and this is Python 3.11.7 (")
