@@ -184,7 +184,7 @@ def _state(folder: Path | None) -> tuple | None:
     return st.st_ino, st.st_mtime_ns
 
 
-def _interrupted(args: argparse.Namespace, what: str) -> str:
+def _interrupted(args: argparse.Namespace | None, what: str) -> str:
     out = getattr(args, "writing_to", None)
     if out is None:
         return f"returnsim: {what}; nothing was written"
@@ -194,9 +194,10 @@ def _interrupted(args: argparse.Namespace, what: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = None
     with _sigterm_unwinds():
-        args = build_parser().parse_args(argv)
         try:
+            args = build_parser().parse_args(argv)
             return args.handler(args)
         except ScenarioError as exc:
             for line in exc.problems:
@@ -232,15 +233,18 @@ def _load_all(names: Sequence[str]) -> list[Located]:
     return loaded
 
 
-def _scale_problems(located: Located, households_per_agent: int | None, extra_bytes: int = 0) -> list[str]:
-    """The run's size rules (at least one agent, fits in memory), located at the flag or the key that set it."""
-    s = located.scenario
-    hpa = households_per_agent or s.simulation.households_per_agent
+def _scale_problems(
+    located: Located, households_per_agent: int | None, extra_bytes: int = 0, scale_from: Located | None = None
+) -> list[str]:
+    """The run's size rules (at least one agent, fits in memory), located at the flag or the key that set the
+    scale (``scale_from``'s: compare runs every scenario at the first one's scale)."""
+    source = scale_from or located
+    hpa = households_per_agent or source.scenario.simulation.households_per_agent
     if households_per_agent:
         where = f"{located.name}: --households-per-agent {hpa}"
     else:
-        where = f"{located.where('simulation', 'households_per_agent')} = {hpa}"
-    return limits.run_problems(s, hpa, where, extra_bytes)
+        where = f"{source.where('simulation', 'households_per_agent')} = {hpa}"
+    return limits.run_problems(located.scenario, hpa, where, extra_bytes)
 
 
 def default_out(scenario: str) -> Path:
@@ -327,7 +331,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     months = args.months or first.months
     # the tidy table of every run is held in memory too: about 60 columns of 8 bytes per month and seed
     table = 2 * len(loaded) * args.seeds * months * 60 * 8
-    problems = [line for one in loaded for line in _scale_problems(one, args.households_per_agent, table)]
+    hpa = args.households_per_agent
+    problems = [line for one in loaded for line in _scale_problems(one, hpa, table, scale_from=loaded[0])]
     if problems:
         raise ScenarioError(problems)
     warnings = [w for one in loaded for w in event_warnings(one, months)]
