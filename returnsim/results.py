@@ -207,7 +207,7 @@ def _clean_leftovers(out: Path) -> list[Path]:
         return removed
     for entry in entries:
         pid = entry.name[len(prefix) :].split("-", 1)[0]
-        if not pid.isdigit() or _pid_alive(int(pid)) or not entry.is_dir(follow_symlinks=False):
+        if not (pid.isascii() and pid.isdigit()) or _pid_alive(int(pid)) or not entry.is_dir(follow_symlinks=False):
             continue
         path = Path(entry.path)
         if (path / MARK).exists() or not any(path.iterdir()) or _is_results_folder(path):

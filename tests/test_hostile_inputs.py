@@ -110,6 +110,10 @@ CASES = {
         {"x.toml": child("[decision]\nnetwork = 1e308\n")},
         "{d}/x.toml: decision.network = 1e+308: must be between -1000 and 1000",
     ),
+    "a whole number of 5000 digits": (
+        {"x.toml": child("[simulation]\nseed = " + "9" * 5000 + "\n")},
+        "{d}/x.toml: not valid TOML: a whole number has more than 4300 digits",
+    ),
     "zero ties": ({"x.toml": child("[network]\nties = 0\n")}, "{d}/x.toml: network.ties = 0: must be between 1 and 50"),
     "deep nesting": (
         {"x.toml": child("[meta]\nname = " + "[" * 5000 + "]" * 5000 + "\n")},

@@ -16,6 +16,7 @@ import difflib
 import os
 import re
 import stat
+import sys
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -166,6 +167,9 @@ def _read_toml(path: Path, named_by: str | None) -> dict[str, Any]:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([f"{path}: not valid TOML: {exc}"]) from None
+    except ValueError:  # a whole number too long for Python to convert
+        digits = sys.get_int_max_str_digits()
+        raise ScenarioError([f"{path}: not valid TOML: a whole number has more than {digits} digits"]) from None
     except RecursionError:
         raise ScenarioError([f"{path}: arrays or tables nested more than {limits.MAX_NESTING} levels deep"]) from None
     deep = _too_deep(raw)
