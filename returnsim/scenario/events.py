@@ -15,7 +15,19 @@ from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, Field, model_validator
 
-from returnsim.scenario.fields import Count, Items, Month, NonNegative, PositiveInt, Share, Weights, _between, _Node
+from returnsim.scenario.fields import (
+    Items,
+    Month,
+    Months,
+    NonNegative,
+    Persons,
+    PositiveMonths,
+    Share,
+    Text,
+    Weights,
+    _between,
+    _Node,
+)
 
 Targeting = Literal["all", "unregistered", "military_age_men", "single_men"]
 Profile = Literal["all", "military_age_men", "politically_exposed", "others"]
@@ -50,8 +62,8 @@ class _Event(_Node):
     id: EventId
     month: Month
     end: Month | None = None
-    months: PositiveInt | None = None
-    note: str = ""
+    months: PositiveMonths | None = None
+    note: Text = ""
 
     @model_validator(mode="after")
     def _window(self):
@@ -72,7 +84,7 @@ class DeportationEvent(_Event):
     type: Literal["deportation"]
     host: str
     rate: Share | None = None  # monthly probability for each eligible household
-    quota: Count | None = None  # persons per month
+    quota: Persons | None = None  # persons per month
     targeting: Targeting = "unregistered"
     destination: str = "origin"
 
@@ -104,7 +116,7 @@ class SanctionsReliefEvent(_Event):
     type: Literal["sanctions_relief"]
     lift_sanctions: bool = True
     reconstruction_aid: Share = 0.0
-    ramp_months: Count = 12
+    ramp_months: Months = 12
 
 
 class _DetentionRelief(_Event):
@@ -133,7 +145,7 @@ class PropertyConfiscationEvent(_Event):
     type: Literal["property_confiscation"]
     regions: Items[str] = ()
     hazard: Share
-    claim_window_months: Count = 12
+    claim_window_months: Months = 12
 
 
 class PropertyRestitutionEvent(_Event):
@@ -170,7 +182,7 @@ class ConflictDisplacementEvent(_Event):
     type: Literal["conflict_displacement"]
     region: str
     share: Share | None = None
-    persons: Count | None = None
+    persons: Persons | None = None
     destinations: Weights
 
     @model_validator(mode="after")
