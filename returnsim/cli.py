@@ -1,57 +1,90 @@
 """The ``returnsim`` command.
 
     returnsim run [SCENARIO] [--out DIR] [--seed N] [--months N] [--households-per-agent K]
-    returnsim compare A.toml B.toml [C.toml ...] [--out DIR] [--seeds N] [--months N] [--households-per-agent K]
-                      [--workers N]
+    returnsim compare A B [C ...] [--out DIR] [--seeds N] [--months N] [--households-per-agent K] [--workers N]
     returnsim check FILE [FILE ...]
+    returnsim list
     returnsim sweep EXPERIMENT [--out DIR] [--workers N] [--scheduler tcp://HOST:PORT] [--shard I/N]
     returnsim sweep-merge DIR [DIR ...] --out DIR
     returnsim sensitivity DIR
+    returnsim dashboard [SCENARIO] [--port N] [--host ADDRESS]
+    returnsim report RESULTS_DIR [--out FILE]
+    returnsim validate [SCENARIO] [--seeds N]   /   explain [SCENARIO] [--month YYYY-MM]
+    returnsim calibrate SPEC [--out DIR] [--quick] [--workers N] [--scheduler ADDRESS]
 
-Exit codes: 0 success, 2 bad input (scenario file, flag or output folder), nothing written.
+``run``, ``compare`` and ``check`` take ``--set KEY=VALUE`` (repeatable) to change any scenario key, event
+fields included (``events.<id>.<key>``).
+
+Everything that can fail before simulating is checked before simulating: the scenario files, the flags
+(each bounded, with its limit in the message), the memory the run needs and the output folder.
+
+Exit codes: 0 success; 1 the simulation ran but its results could not be written (the earlier results
+are unchanged); 2 bad input (a scenario file, a flag or the output folder), found before anything ran,
+nothing written; 130 interrupted by Ctrl-C (SIGINT); 143 stopped by SIGTERM (128 + 15). An interrupted
+command prints one line and leaves no half-written folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import re
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from returnsim.results import OutputError
-from returnsim.scenario import ScenarioError, load_scenario
+from returnsim import limits
+from returnsim.results import OutputError, WriteError
+from returnsim.scenario import Located, ScenarioError, event_warnings, load_located
 from returnsim.state import StateError
 
+EXIT_WRITE_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_SIGINT = 130  # 128 + SIGINT (2), as shells report it
+EXIT_SIGTERM = 143  # 128 + SIGTERM (15)
 
 
-def _whole_number(minimum: int):
-    """An argparse type: a whole number of at least ``minimum``, with a plain error otherwise."""
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds like Ctrl-C, so temporary folders are removed on the way out."""
+
+
+def _whole_number(minimum: int, maximum: int, unit: str = ""):
+    """An argparse type: a whole number from ``minimum`` to ``maximum``, with a plain error otherwise."""
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        shown = text if len(text) <= 24 else text[:20] + "…"
+        if not re.fullmatch(r"\s*[+-]?[0-9]+\s*", text):  # ASCII digits: int() would take any script's
+            raise argparse.ArgumentTypeError(f"{shown!r} is not a whole number")
+        value = int(text) if len(text.strip()) <= 30 else maximum + 1
         if value < minimum:
-            raise argparse.ArgumentTypeError(f"{text} must be at least {minimum}")
+            raise argparse.ArgumentTypeError(f"{shown} must be at least {minimum}")
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"{shown} is more than the limit {maximum}{unit}")
         return value
 
     return parse
 
 
-_positive_int = _whole_number(1)
-_seed = _whole_number(0)
+_months = _whole_number(1, limits.MAX_MONTHS, " (100 years)")
+_households_per_agent = _whole_number(1, limits.MAX_HOUSEHOLDS_PER_AGENT)
+_seed = _whole_number(0, limits.MAX_SEED, " (2**32 - 1)")
+_seeds = _whole_number(1, limits.MAX_SEEDS)
 
 
 def _size_and_output_options(parser: argparse.ArgumentParser, months: str, per_agent: str, figure: str) -> None:
     """Flags shared by the commands that run the model: run length, scale, figure and verbosity."""
-    parser.add_argument("--months", type=_positive_int, help=f"months to simulate (default: {months})")
+    parser.add_argument(
+        "--months", type=_months, help=f"months to simulate, 1 to {limits.MAX_MONTHS} (default: {months})"
+    )
     parser.add_argument(
         "--households-per-agent",
-        type=_positive_int,
+        type=_households_per_agent,
         metavar="K",
-        help=f"households each agent stands for: 1 is full scale (default: {per_agent})",
+        help=f"households each agent stands for: 1 is full scale, at most {limits.MAX_HOUSEHOLDS_PER_AGENT:,} "
+        f"(default: {per_agent})",
     )
     parser.add_argument("--no-plot", action="store_true", help=f"skip {figure}")
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no table")
@@ -67,10 +100,21 @@ def _set_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _with_settings(located: Located, settings: list[str] | None) -> Located:
+    """Apply ``--set KEY=VALUE`` changes (validated like the file itself)."""
+    from dataclasses import replace
+
+    from returnsim.scenario.changes import parse_assignment
+
+    if not settings:
+        return located
+    changes = dict(parse_assignment(a) for a in settings)
+    return replace(located, scenario=located.scenario.with_changes(changes, source="--set"))
+
+
 def _save_state_option(args: argparse.Namespace, scenario, first: int, months: int):
     """``(k, path)``: save after the k-th month of the run (``--save-at``, default the last)."""
     from returnsim.geography import month_label, month_number
-    from returnsim.scenario import ScenarioError
 
     if args.save_at is None:
         return months, args.save_state
@@ -80,10 +124,8 @@ def _save_state_option(args: argparse.Namespace, scenario, first: int, months: i
     except ValueError:
         k = 0
     if not 1 <= k <= months:
-        last = month_label(start, first + months - 1)
-        raise ScenarioError(
-            [f"--save-at {args.save_at}: must be a month of the run, {month_label(start, first)} to {last}"]
-        )
+        span = f"{month_label(start, first)} to {month_label(start, first + months - 1)}"
+        raise ScenarioError([f"--save-at {args.save_at}: must be a month of the run, {span}"])
     return k, args.save_state
 
 
@@ -91,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="returnsim",
         description="Agent-based model of Syrian refugee households deciding whether to return home.",
+        epilog="Exit status: 0 done; 1 results could not be written; 2 bad input, nothing written; "
+        "130 Ctrl-C; 143 SIGTERM.",
     )
     from returnsim import __version__
 
@@ -109,8 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
         default="baseline",
         help="scenario file, or the name of a built-in scenario (default: baseline)",
     )
-    run.add_argument("--out", type=Path, help="results folder (default: results/<scenario name>)")
-    run.add_argument("--seed", type=_seed, help="random seed (default: the scenario's simulation.seed)")
+    run.add_argument(
+        "--out",
+        type=Path,
+        help="results folder (default: results/<the scenario file's name>); an earlier results folder of "
+        "`returnsim run` is replaced, any other folder is refused",
+    )
+    run.add_argument(
+        "--seed", type=_seed, help=f"random seed, 0 to {limits.MAX_SEED} (default: the scenario's simulation.seed)"
+    )
     _set_option(run)
     run.add_argument(
         "--from",
@@ -128,13 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="run scenarios side by side over common seeds",
         description="Run each scenario over the same seeds; print key outcomes with differences from the first "
         "scenario and their spread across seeds; write runs.csv (tidy), outcomes.csv, summary.csv, "
-        "comparison.png and manifest.json into the output folder.",
+        "comparison.png and manifest.json into the output folder. Events wholly outside the run's months "
+        "are reported as warnings.",
     )
     cmp.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario files or built-in names (2 or more)")
     cmp.add_argument(
         "--out", type=Path, default=Path("results") / "compare", help="output folder (default: %(default)s)"
     )
-    cmp.add_argument("--seeds", type=_positive_int, default=5, help="seeds per scenario (default: %(default)s)")
+    cmp.add_argument(
+        "--seeds", type=_seeds, default=5, help=f"seeds per scenario, 1 to {limits.MAX_SEEDS} (default: %(default)s)"
+    )
     _set_option(cmp)
     _size_and_output_options(cmp, "the first scenario's", "the first scenario's", "comparison.png")
     from returnsim.experiments.cli import workers_flag
@@ -145,34 +199,138 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser(
         "check",
         help="validate scenario files without running them",
-        description="Load and validate each scenario file (extends, events, cross-references). Exit 0 when all "
-        "are valid, 2 otherwise; each problem is printed to stderr on its own line.",
+        description="Load and validate each scenario file (extends, events, cross-references, the memory a run "
+        "needs at its own scale): every rule `run` relies on. Exit 0 when all are valid, 2 otherwise; each "
+        "problem is printed to stderr on its own line. Events wholly outside the run's months are warnings.",
     )
     check.add_argument("files", nargs="+", metavar="FILE", help="scenario files or built-in names")
     _set_option(check)
     check.set_defaults(handler=cmd_check)
+
+    listing = sub.add_parser(
+        "list",
+        help="list the built-in scenarios",
+        description="The scenarios shipped with returnsim, with their descriptions. Run one by name "
+        '(`returnsim run NAME`) or extend it from your own file (`extends = "NAME"`).',
+    )
+    listing.set_defaults(handler=cmd_list)
     from returnsim import credibility
     from returnsim.dashboard.cli import add_commands
-
-    add_commands(sub)
     from returnsim.experiments.cli import add_commands as add_experiment_commands
 
+    add_commands(sub)  # dashboard, report (returnsim/dashboard/cli.py)
     add_experiment_commands(sub)  # sweep, sweep-merge, sensitivity (returnsim/experiments/cli.py)
-    credibility.add_commands(sub)
+    credibility.add_commands(sub)  # validate, explain, calibrate (returnsim/credibility.py)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+# ------------------------------------------------------------------------------ interrupts
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """While the command runs, SIGTERM raises :class:`Terminated` (restored afterwards)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(_signum, _frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        return args.handler(args)
-    except ScenarioError as exc:
-        for line in exc.problems:
-            print(line, file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except (OutputError, StateError) as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_BAD_INPUT
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _state(folder: Path | None) -> tuple | None:
+    """What identifies a folder's current contents (it changes when results are swapped in)."""
+    if folder is None:
+        return None
+    try:
+        st = os.lstat(folder)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def _interrupted(args: argparse.Namespace | None, what: str) -> str:
+    out = getattr(args, "writing_to", None)
+    if out is None:
+        return f"returnsim: {what}; nothing was written"
+    if _state(out) == args.state_before:
+        return f"returnsim: {what}; nothing was written to {out}"
+    return f"returnsim: {what} after the results were written to {out}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = None
+    with _sigterm_unwinds():
+        try:
+            args = build_parser().parse_args(argv)
+            return args.handler(args)
+        except ScenarioError as exc:
+            for line in exc.problems:
+                print(line, file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except (OutputError, StateError) as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except WriteError as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_WRITE_FAILED
+        except KeyboardInterrupt:
+            print(_interrupted(args, "interrupted (Ctrl-C)"), file=sys.stderr)
+            return EXIT_SIGINT
+        except Terminated:
+            print(_interrupted(args, "stopped by SIGTERM"), file=sys.stderr)
+            return EXIT_SIGTERM
+
+
+# ------------------------------------------------------------------------------ checks before running
+
+
+def _load_all(names: Sequence[str]) -> list[Located]:
+    """Load every scenario; report the problems of all of them at once (one ScenarioError)."""
+    loaded, problems = [], []
+    for name in names:
+        try:
+            loaded.append(load_located(name))
+        except ScenarioError as exc:
+            problems += exc.problems
+    if problems:
+        raise ScenarioError(problems)
+    return loaded
+
+
+def _scale_problems(
+    located: Located, households_per_agent: int | None, extra_bytes: int = 0, scale_from: Located | None = None
+) -> list[str]:
+    """The run's size rules (at least one agent, fits in memory), located at the flag or the key that set the
+    scale (``scale_from``'s: compare runs every scenario at the first one's scale)."""
+    source = scale_from or located
+    hpa = households_per_agent or source.scenario.simulation.households_per_agent
+    if households_per_agent:
+        where = f"{located.name}: --households-per-agent {hpa}"
+    else:
+        where = f"{source.where('simulation', 'households_per_agent')} = {hpa}"
+    return limits.run_problems(located.scenario, hpa, where, extra_bytes)
+
+
+def default_out(scenario: str) -> Path:
+    """``results/<name>``: the scenario file's name without ``.toml`` (a built-in's name), made safe as a
+    folder name. Never taken from inside the file."""
+    stem = Path(scenario).name.removesuffix(".toml")
+    safe = re.sub(r"[^\w.-]+", "_", stem).strip("._-")[:100]
+    return Path("results") / (safe or "scenario")
+
+
+def _figure_text_is_plain():
+    """Figure text as written: names holding ``$`` are not read as mathtext (which could fail to render)."""
+    import matplotlib
+
+    return matplotlib.rc_context({"text.parse_math": False})
 
 
 def _progress_bar(total: int, desc: str, quiet: bool):
@@ -187,36 +345,28 @@ def _progress_bar(total: int, desc: str, quiet: bool):
     return bar, tick
 
 
-def _scenario(name: str, settings: list[str] | None):
-    """Load a scenario and apply ``--set KEY=VALUE`` changes (validated like the file itself)."""
-    from returnsim.scenario.changes import parse_assignment
-
-    scenario = load_scenario(name)
-    if settings:
-        scenario = scenario.with_changes(dict(parse_assignment(a) for a in settings), source="--set")
-    return scenario
-
-
-def _figure(scenario):
-    def draw(result, path: Path) -> None:
-        from returnsim.plots import overview
-
-        overview(result.timeseries, path, f"{scenario.meta.name} (seed {result.seed})", scenario)
-
-    return draw
+# ------------------------------------------------------------------------------ commands
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from returnsim.results import check_output_folder, write_run
+
+    located = _with_settings(load_located(args.scenario), args.set)
+    scenario = located.scenario
+    problems = _scale_problems(located, args.households_per_agent)
+    if problems:
+        raise ScenarioError(problems)
+    out = args.out or default_out(args.scenario)
+    check_output_folder(out, "run")  # before the run, so a bad --out fails at once
+    args.writing_to, args.state_before = out, _state(out)
+
     from returnsim.simulation import Simulation, simulate
 
-    scenario = _scenario(args.scenario, args.set)
-    out = args.out or Path("results") / scenario.meta.name
-    check_output_folder(out)  # before the run, so a bad --out fails at once
     first = Simulation.start_of(args.from_state) if args.from_state else 0
     months = args.months or max(scenario.simulation.months - first, 1)
     save = _save_state_option(args, scenario, first, months) if args.save_state else None
-    bar, tick = _progress_bar(months, scenario.meta.name, args.quiet)
+    name = default_out(args.scenario).name
+    bar, tick = _progress_bar(months, name, args.quiet)
     with bar:
         result = simulate(
             scenario,
@@ -227,7 +377,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             save_state=save,
             progress=tick,
         )
-    write_run(result, out, str(args.scenario), None if args.no_plot else _figure(scenario))
+
+    def figure(r, path: Path) -> None:
+        from returnsim.plots import overview
+
+        with _figure_text_is_plain():
+            overview(r.timeseries, path, f"{scenario.meta.name} (seed {r.seed})", scenario)
+
+    try:
+        write_run(result, out, str(args.scenario), None if args.no_plot else figure)
+    except OutputError as exc:  # the folder changed while the model ran
+        raise WriteError(str(exc)) from None
     if not args.quiet:
         print(format_summary(result))
     print(f"results written to {out}/ (timeseries.csv, manifest.json{'' if args.no_plot else ', overview.png'})")
@@ -235,24 +395,42 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from returnsim.compare import compare, format_table, write_comparison
+    from returnsim.compare import compare, write_comparison
     from returnsim.results import check_output_folder
 
     if len(args.scenarios) < 2:
         print("returnsim compare: give at least two scenarios to compare", file=sys.stderr)
         return EXIT_BAD_INPUT
-    check_output_folder(args.out)  # before the runs, so a bad --out fails at once
-    scenarios = [_scenario(name, args.set) for name in args.scenarios] if args.set else args.scenarios
-    result = compare(  # a ScenarioError lists the problems of every file; main() prints them
-        scenarios,
+    loaded = [_with_settings(one, args.set) for one in _load_all(args.scenarios)]  # every file's problems at once
+    first = loaded[0].scenario.simulation
+    months = args.months or first.months
+    # the tidy table of every run is held in memory too: about 60 columns of 8 bytes per month and seed
+    table = 2 * len(loaded) * args.seeds * months * 60 * 8
+    hpa = args.households_per_agent
+    problems = [line for one in loaded for line in _scale_problems(one, hpa, table, scale_from=loaded[0])]
+    if problems:
+        raise ScenarioError(problems)
+    warnings = [w for one in loaded for w in event_warnings(one, months)]
+    for line in dict.fromkeys(warnings):  # a parent's events are shared: once each
+        print(line, file=sys.stderr)
+    check_output_folder(args.out, "compare")  # before the runs, so a bad --out fails at once
+    args.writing_to, args.state_before = args.out, _state(args.out)
+    result = compare(
+        [one.scenario for one in loaded] if args.set else args.scenarios,
         seeds=args.seeds,
         months=args.months,
         households_per_agent=args.households_per_agent,
         progress=not args.quiet,
         workers=args.workers,
     )
-    write_comparison(result, args.out, plot=not args.no_plot)
+    try:
+        with _figure_text_is_plain():
+            write_comparison(result, args.out, plot=not args.no_plot)
+    except OutputError as exc:
+        raise WriteError(str(exc)) from None
     if not args.quiet:
+        from returnsim.compare import format_table
+
         print(format_table(result))
     print(
         f"results written to {args.out}/ (runs.csv, outcomes.csv, summary.csv, "
@@ -265,14 +443,37 @@ def cmd_check(args: argparse.Namespace) -> int:
     failed = 0
     for name in args.files:
         try:
-            s = _scenario(name, args.set)
+            located = _with_settings(load_located(name), args.set)
+            problems = _scale_problems(located, None)
+            if problems:
+                raise ScenarioError(problems)
         except ScenarioError as exc:
             failed += 1
             print("\n".join(exc.problems), file=sys.stderr)
             continue
+        for line in event_warnings(located):
+            print(line, file=sys.stderr)
+        s = located.scenario
         sim = s.simulation
         print(f"ok: {name} ({s.meta.name}: {len(s.events)} events, {sim.months} months from {sim.start})")
     return EXIT_BAD_INPUT if failed else 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from returnsim.scenario import builtin_scenarios, load_scenario
+
+    rows = []
+    for name, path in builtin_scenarios().items():
+        try:
+            description = load_scenario(path).meta.description or "(no description)"
+        except ScenarioError:
+            description = f"(does not load: returnsim check {name})"
+        rows.append((name, description))
+    width = max(len(name) for name, _ in rows)
+    for name, description in rows:
+        print(f"{name:<{width}}  {description}")
+    print('\nrun one: returnsim run NAME; compare: returnsim compare baseline NAME; extend one: extends = "NAME"')
+    return 0
 
 
 def format_summary(result) -> str:

@@ -14,7 +14,7 @@ between two scenarios is the policy's and its spread across seeds is the model's
 
 from __future__ import annotations
 
-import json
+import math
 import platform
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -212,9 +212,19 @@ def _summary(outcomes: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
 # ------------------------------------------------------------------------------ reporting
 
 
-def _fmt(value: float, share: bool, signed: bool = False) -> str:
-    sign = "+" if signed else ""
-    return f"{value:{sign},.3f}" if share else f"{value:{sign},.0f}"
+def _pair(mean: float, sd: float, share: bool, signed: bool = False) -> str:
+    """``mean ± sd``, both rounded at the sd's second significant digit, never finer than the outcome's own
+    precision (whole persons; three decimals for shares), so the mean shows no digits its spread does not
+    support.
+
+    >>> _pair(238_667, 42_194, False), _pair(1.8403, 0.1093, True), _pair(-0.2, 0.0, False, signed=True)
+    ('239,000 ± 42,000', '1.84 ± 0.11', '+0 ± 0')
+    """
+    finest = 3 if share else 0
+    decimals = min(finest, 1 - math.floor(math.log10(sd))) if sd > 0 and math.isfinite(sd) else finest
+    m, s = round(mean, decimals) + 0.0, round(sd, decimals) + 0.0  # + 0.0: no "-0"
+    places = max(decimals, 0)
+    return f"{m:{'+' if signed else ''},.{places}f} ± {s:,.{places}f}"
 
 
 def format_table(c: Comparison) -> str:
@@ -233,11 +243,8 @@ def format_table(c: Comparison) -> str:
         share = "share" in col or "pct" in col
         row = [labels_by_col[col]]
         by = s[s["outcome"] == col].set_index("scenario")
-        row += [f"{_fmt(by.at[lab, 'mean'], share)} ± {_fmt(by.at[lab, 'sd'], share)}" for lab in c.labels]
-        row += [
-            f"{_fmt(by.at[lab, 'diff_mean'], share, True)} ± {_fmt(by.at[lab, 'diff_sd'], share)}"
-            for lab in c.labels[1:]
-        ]
+        row += [_pair(by.at[lab, "mean"], by.at[lab, "sd"], share) for lab in c.labels]
+        row += [_pair(by.at[lab, "diff_mean"], by.at[lab, "diff_sd"], share, signed=True) for lab in c.labels[1:]]
         cells.append(row)
     widths = [max(len(r[i]) for r in [["", *titles], *cells]) for i in range(len(titles) + 1)]
 
@@ -295,9 +302,9 @@ def write_comparison(c: Comparison, out: Path, plot: bool = True) -> Path:
     """Write ``runs.csv``, ``outcomes.csv``, ``summary.csv``, ``comparison.png`` and ``manifest.json``
     into ``out``, all at once (a temporary folder renamed into place)."""
     from returnsim import __version__
-    from returnsim.results import MANIFEST, atomic_folder
+    from returnsim.results import atomic_folder, write_manifest
 
-    with atomic_folder(Path(out)) as tmp:
+    with atomic_folder(Path(out), "compare") as tmp:
         c.runs.to_csv(tmp / "runs.csv", index=False)
         c.outcomes.to_csv(tmp / "outcomes.csv", index=False)
         c.summary.to_csv(tmp / "summary.csv", index=False)
@@ -306,6 +313,7 @@ def write_comparison(c: Comparison, out: Path, plot: bool = True) -> Path:
             overlay(c, tmp / "comparison.png")
         manifest = {
             "package": "returnsim",
+            "kind": "compare",
             "version": __version__,
             "command": "compare",
             "labels": c.labels,
@@ -319,5 +327,5 @@ def write_comparison(c: Comparison, out: Path, plot: bool = True) -> Path:
             "python": platform.python_version(),
             "numpy": np.__version__,
         }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        write_manifest(tmp, manifest)
     return Path(out)

@@ -57,7 +57,9 @@ def build_ties(
         return Ties(np.zeros((n, 0), np.int32, order="F"), np.zeros(n + 1, np.int64), np.zeros(0, np.int32))
     out = np.empty((n, k), np.int32, order="F")
     out[:base] = _draw(origin[:base], origin[:base], k, cfg.same_origin_share, rng)
-    if base < n:
+    if base == 0:  # nobody displaced at the start: those whom events will displace tie among themselves
+        out[:] = _draw(origin, origin, k, cfg.same_origin_share, extra_rng)
+    elif base < n:
         out[base:] = _draw(origin[base:], origin[:base], k, cfg.same_origin_share, extra_rng)
     return Ties(out, *_incoming(out))
 

@@ -136,10 +136,12 @@ def readme_commands() -> list[str]:
     return [line.split("#")[0].strip() for block in blocks for line in block.splitlines() if line.strip()]
 
 
-def test_readme_quick_start_has_the_two_commands_and_ci_runs_the_test_command():
+def test_readme_quick_start_has_the_venv_step_then_the_two_commands_and_ci_runs_the_test_command():
     commands = readme_commands()
-    assert commands[0] == "python3 -m pip install . && returnsim run"
-    assert commands[1] == "python3 -m pip install -e '.[test]' && python3 -m pytest"
+    assert commands[0] == "python3 -m venv .venv && . .venv/bin/activate"
+    assert commands[1] == "python3 -m pip install . && returnsim run"
+    assert commands[2] == "python3 -m pip install -e '.[test]' && python3 -m pytest"
+    assert "Python 3.12 or newer" in README
     ci = (ROOT / ".ci" / "run").read_text()
     assert "python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'" in ci
     assert "\npython3 -m pytest\n" in ci
@@ -204,8 +206,20 @@ def test_installed_wheel_runs_the_builtin_scenario_from_any_directory(tmp_path):
     ]
     subprocess.run(build, check=True, capture_output=True)
     env_dir = tmp_path / "env"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    venv.EnvBuilder(system_site_packages=False, with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
+    # The dependencies are those of the interpreter running the tests (a virtualenv's own, or the system's):
+    # its site-packages go after the new environment's, by a .pth of plain paths (so the .pth files found
+    # there, such as an editable install of returnsim, are not run). system_site_packages would give the
+    # base interpreter's packages instead, which inside a virtualenv lack the dependencies.
+    own = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    outer = [p for p in sys.path if p.endswith(("site-packages", "dist-packages")) and Path(p).is_dir()]
+    (Path(own) / "_test_dependencies.pth").write_text("\n".join(outer) + "\n")
     wheel = next(wheels.glob("returnsim-*.whl"))
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", str(wheel)],
@@ -228,3 +242,18 @@ def test_installed_wheel_runs_the_builtin_scenario_from_any_directory(tmp_path):
         env=env,
     ).stdout
     assert str(env_dir) in where  # the installed copy, not the source tree
+
+
+def test_an_older_python_is_refused_with_a_sentence_naming_the_version():
+    """pip resolves a source tree's dependencies before it reads requires-python, so on 3.11 it reported that
+    no Mesa matched; setup.py, which the build runs first, stops with a sentence instead."""
+    import tomllib
+
+    required = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert required == ">=3.12"
+    pretend = "import sys; sys.version_info = (3, 11, 7, 'final', 0); sys.version = '3.11.7 (main)'; "
+    done = subprocess.run(
+        [sys.executable, "-c", pretend + "exec(open('setup.py').read())"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("returnsim needs Python 3.12 or newer, and this is Python 3.11.7 (")

@@ -116,3 +116,47 @@ def test_cli_check_validates_without_running(tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.err.strip() == f"{bad}: hosts.turkey.pressure = 1.5: must be between 0 and 1"
     assert captured.out.startswith(f"ok: {good}")  # the other files are still checked
+
+
+def test_check_and_compare_warn_when_an_event_lies_outside_the_runs_months(tmp_path, capsys):
+    """A 36-month compare of a policy starting in month 37 printed "+0 ± 0" without a word."""
+    late = tmp_path / "late.toml"
+    late.write_text(
+        f'extends = "{BASELINE}"\n[[events]]\ntype = "amnesty"\nmonth = "2020-01"\n'
+        '[[events]]\ntype = "amnesty"\nmonth = "2016-01"\nend = "2016-12"\n'
+    )
+    assert main(["check", str(late)]) == 0  # a warning does not change the exit status
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: {late}: events[1] (amnesty) ends in 2016-12, before the run's first month 2017-01: "
+        "it changes nothing"
+    ]
+    out = tmp_path / "cmp"
+    flags = ["--months", "36", "--seeds", "2", "--households-per-agent", "20000", "--quiet", "--no-plot"]
+    assert main(["compare", "baseline", str(late), "--out", str(out), *flags]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert (
+        f"warning: {late}: events[0] (amnesty) starts in 2020-01, after the run's last month 2019-12: "
+        "it changes nothing"
+    ) in err
+    assert len(err) == len(set(err))  # the baseline's own late events once, not once per scenario
+
+
+def test_each_mean_is_rounded_where_its_sd_allows(pair):
+    """mean and sd share their last decimal place, set by the sd's second significant digit."""
+    for line in format_table(pair).splitlines()[4:]:
+        for cell in (c for c in line.split("  ") if "±" in c):
+            mean, sd = (part.strip() for part in cell.split("±"))
+            places = [len(x.split(".")[1]) if "." in x else 0 for x in (mean, sd)]
+            assert places[0] == places[1], cell
+            digits = sd.replace(",", "").replace(".", "").lstrip("0")
+            assert len(digits.rstrip("0")) <= 2 or places[1] == 3, cell
+
+
+def test_list_shows_every_builtin_scenario_with_its_description(capsys):
+    from returnsim.scenario import builtin_scenarios, load_scenario
+
+    assert main(["list"]) == 0
+    text = capsys.readouterr().out
+    for name, path in builtin_scenarios().items():
+        line = next(line for line in text.splitlines() if line.split()[:1] == [name])
+        assert line.endswith(load_scenario(path).meta.description)

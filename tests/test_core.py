@@ -58,7 +58,10 @@ def test_events_have_ids_and_every_key_is_addressable():
             {"events.deportaton_1.quota": 1},
             "<changes>: events.deportaton_1: no event with id or index 'deportaton_1' (did you mean 'deportation_1'?)",
         ),
-        ({"events.deportation_1.quota": -5}, f"<changes>: events[{N_BASELINE_EVENTS}].quota = -5: must be at least 0"),
+        (
+            {"events.deportation_1.quota": -5},
+            f"<changes>: events[{N_BASELINE_EVENTS}].quota = -5: must be between 0 and 1000000000",
+        ),
         ({"decision.intercept": "high"}, '<changes>: decision.intercept = "high": must be a number'),
         ({"decision.intercep": 1.0}, "<changes>: decision.intercep: unknown key (did you mean 'intercept'?)"),
         ({"decision.intercept.x": 1.0}, "<changes>: decision.intercept.x: decision.intercept is a value, not a table"),

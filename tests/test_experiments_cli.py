@@ -60,7 +60,7 @@ def test_a_bad_experiment_exits_2_with_located_messages_and_writes_nothing(tmp_p
     out = tmp_path / "out"
     assert main(["sweep", str(bad), "--out", str(out)]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        f"{bad}: replications = 0: must be at least 1",
+        f"{bad}: replications = 0: must be between 1 and 1000",
         f"{bad}: design.type = \"grd\": unknown design (did you mean 'grid'?)",
     ]
     assert not out.exists()

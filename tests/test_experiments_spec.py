@@ -44,9 +44,9 @@ ERRORS = [
     (variant(design={"type": "sobl"}), "design.type = \"sobl\": unknown design (did you mean 'sobol'?)"),
     (variant(design={"typ": "grid"}), "design: required key is missing: type (one of grid, lhs, sobol, morris)"),
     (variant(design={"type": "morris", "levels": 3}), "design.levels = 3: must be an even number (each step moves half the levels)"),
-    (variant(design={"type": "lhs", "points": 0}), "design.points = 0: must be at least 1"),
+    (variant(design={"type": "lhs", "points": 0}), "design.points = 0: must be between 1 and 10000000"),
     (variant(design={"type": "lhs", "points": 8, "second_order": True}), "design.second_order: unknown key"),
-    (variant(replications=0), "replications = 0: must be at least 1"),
+    (variant(replications=0), "replications = 0: must be between 1 and 1000"),
     (variant(replications=2.5), "replications = 2.5: must be a whole number"),
     (variant(replicatons=3), "replicatons: unknown key (did you mean 'replications'?)"),
     (variant(scenario=None), "scenario: required key is missing"),
@@ -89,7 +89,7 @@ def test_every_problem_is_listed_at_once():
     with pytest.raises(ExperimentError) as info:
         experiment_from_dict(data, source="x.toml")
     assert info.value.problems == [
-        "x.toml: replications = 0: must be at least 1",
+        "x.toml: replications = 0: must be between 1 and 1000",
         "x.toml: design.points: unknown key",
     ]
 

@@ -153,7 +153,7 @@ def _empty_series(folder: Path) -> None:
         (_bad_kind, "{d}/manifest.json: kind = 'sweep': must be 'run' or 'compare'"),
         (_no_seed, "{d}/manifest.json: missing key 'seed'"),
         (_no_column, "{d}/timeseries.csv: missing column 'returns_forced'"),
-        (_no_series, "{d}: neither timeseries.csv (a run) nor runs.csv (a comparison) is there"),
+        (_no_series, "{d}/timeseries.csv: missing"),
         (_empty_series, "{d}/timeseries.csv: cannot be read as CSV: No columns to parse from file"),
     ],
     ids=lambda v: getattr(v, "__name__", "")[1:],

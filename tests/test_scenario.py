@@ -60,7 +60,7 @@ def test_unknown_key_inside_a_named_table_suggests_the_nearest(tmp_path):
     ("change", "message"),
     [
         ({"simulation.months": "12"}, 'simulation.months = "12": must be a whole number'),
-        ({"simulation.months": 0}, "simulation.months = 0: must be at least 1"),
+        ({"simulation.months": 0}, "simulation.months = 0: must be between 1 and 1200"),
         (
             {"simulation.start": "2017-13"},
             'simulation.start = "2017-13": must be a month written YYYY-MM, e.g. 2017-01',
@@ -84,7 +84,10 @@ def test_unknown_key_inside_a_named_table_suggests_the_nearest(tmp_path):
             {"hosts.beta.origin_shares": {"sooth": 1.0}},
             "hosts.beta.origin_shares.sooth: \"sooth\" is not a known region (did you mean 'south'?)",
         ),
-        ({"decision.integration_months": 0.0}, "decision.integration_months = 0.0: must be greater than 0"),
+        (
+            {"decision.integration_months": 0.0},
+            "decision.integration_months = 0.0: must be between 0.001 and 1000000",
+        ),
         (
             {"regions.north.displacement_destination": "north"},
             "regions.north.displacement_destination: must name another region",

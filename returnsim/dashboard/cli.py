@@ -27,7 +27,7 @@ def _port(text: str) -> int:
 
 def add_commands(sub) -> None:
     """Add ``dashboard`` and ``report`` to the ``returnsim`` command's subparsers."""
-    from returnsim.cli import _positive_int, _seed
+    from returnsim.cli import _households_per_agent, _seed
 
     dash = sub.add_parser(
         "dashboard",
@@ -52,7 +52,7 @@ def add_commands(sub) -> None:
     dash.add_argument("--seed", type=_seed, metavar="N", help="random seed (default: the scenario's simulation.seed)")
     dash.add_argument(
         "--households-per-agent",
-        type=_positive_int,
+        type=_households_per_agent,
         metavar="K",
         help="households each agent stands for (default: simulation.households_per_agent)",
     )

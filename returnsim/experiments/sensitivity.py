@@ -25,7 +25,6 @@ message saying which.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -273,9 +272,10 @@ def _num(v) -> str:
 def write_sensitivity(result: Sensitivity, out: Path, plot: bool = True) -> Path:
     """Write ``indices.csv`` (and ``profiles.csv`` for a grid), ``sensitivity.txt`` and ``sensitivity.png``
     into ``out``, all at once."""
-    from returnsim.results import atomic_folder
+    from returnsim import __version__
+    from returnsim.results import atomic_folder, write_manifest
 
-    with atomic_folder(Path(out)) as tmp:
+    with atomic_folder(Path(out), "sensitivity") as tmp:
         result.table.to_csv(tmp / "indices.csv", index=False)
         if result.profiles is not None:
             result.profiles.to_csv(tmp / "profiles.csv", index=False)
@@ -283,12 +283,15 @@ def write_sensitivity(result: Sensitivity, out: Path, plot: bool = True) -> Path
         if plot:
             figure(result, tmp / "sensitivity.png")
         manifest = {
+            "package": "returnsim",
+            "kind": "sensitivity",
+            "version": __version__,
             "command": "sensitivity",
             "method": result.method,
             "sweep": str(result.folder),
             "notes": result.notes,
         }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        write_manifest(tmp, manifest)
     return Path(out)
 
 

@@ -42,10 +42,17 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from returnsim import limits
 from returnsim.scenario import Scenario, ScenarioError, load_scenario
 from returnsim.scenario.changes import thaw
 from returnsim.scenario.errors import _TYPE_WORDS, _show
-from returnsim.scenario.fields import Count, Month, PositiveInt
+from returnsim.scenario.fields import Month, PositiveMonths, _between
+
+#: bounded whole numbers of experiment files (the limits of returnsim.limits)
+Seed = Annotated[int, _between(0, limits.MAX_SEED)]
+Replications = Annotated[int, _between(1, limits.MAX_SEEDS)]
+Points = Annotated[int, _between(1, 10_000_000)]
+Scale = Annotated[int, _between(1, limits.MAX_HOUSEHOLDS_PER_AGENT)]
 
 __all__ = [
     "STATISTICS",
@@ -133,7 +140,7 @@ class LhsDesign(_Table):
     """``points`` Latin hypercube samples of the ranges (``scipy.stats.qmc.LatinHypercube``)."""
 
     type: Literal["lhs"]
-    points: PositiveInt
+    points: Points
 
 
 class SobolDesign(_Table):
@@ -187,10 +194,10 @@ class ExperimentSpec(_Table):
     name: str = ""
     description: str = ""
     scenario: str
-    replications: PositiveInt = 1
-    root_seed: Count = 0
-    months: PositiveInt | None = None
-    households_per_agent: PositiveInt | None = None
+    replications: Replications = 1
+    root_seed: Seed = 0
+    months: PositiveMonths | None = None
+    households_per_agent: Scale | None = None
     design: Design
     parameters: dict[str, Parameter]
     outcomes: dict[str, Outcome]

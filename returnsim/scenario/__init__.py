@@ -1,11 +1,13 @@
 """Scenario files: a frozen, typed, validated tree loaded from TOML.
 
 A scenario is one TOML file. It may name a parent with ``extends = "other.toml"``
-(a path relative to its own file); the child's tables are merged key by key over the
-parent's, and ``[[events]]`` lists are concatenated (parent first).
+(a path relative to its own file, or the name of a built-in scenario such as ``"baseline"``);
+the child's tables are merged key by key over the parent's, and ``[[events]]`` lists are
+concatenated (parent first).
 
-Every value is checked when the file is loaded. Errors name the file that set the
-value, the dotted key and the rule, one line each::
+Every value is checked when the file is loaded: numbers are finite and within ranges that fit the
+model's columns (``returnsim.limits``), text is UTF-8. Errors name the file that set the value, the
+dotted key and the rule, one line each; an event is numbered within the file that wrote it::
 
     scenarios/x.toml: hosts.turkey.pressure = 1.5: must be between 0 and 1
     scenarios/x.toml: hosts.turkey.presure: unknown key (did you mean 'pressure'?)
@@ -46,7 +48,16 @@ from returnsim.scenario.events import (
     SanctionsReliefEvent,
     SecurityGuaranteeEvent,
 )
-from returnsim.scenario.loading import builtin_scenarios, load_scenario, resolve_path, scenario_from_dict
+from returnsim.scenario.loading import (
+    Located,
+    builtin_scenarios,
+    event_warnings,
+    events_outside,
+    load_located,
+    load_scenario,
+    resolve_path,
+    scenario_from_dict,
+)
 from returnsim.scenario.schema import (
     Controller,
     Decision,
@@ -89,6 +100,7 @@ __all__ = [
     "HousingDestructionEvent",
     "IdpConditionsEvent",
     "Idps",
+    "Located",
     "Meta",
     "NationalEconomyEvent",
     "Network",
@@ -108,6 +120,9 @@ __all__ = [
     "SecurityGuaranteeEvent",
     "Simulation",
     "builtin_scenarios",
+    "event_warnings",
+    "events_outside",
+    "load_located",
     "load_scenario",
     "resolve_path",
     "scenario_from_dict",

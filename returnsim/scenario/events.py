@@ -18,13 +18,15 @@ from typing import Annotated, Literal, Union
 from pydantic import AfterValidator, Field, model_validator
 
 from returnsim.scenario.fields import (
-    Count,
     Date,
     FrozenMap,
     Items,
+    Months,
     NonNegative,
-    PositiveInt,
+    Persons,
+    PositiveMonths,
     Share,
+    Text,
     Weights,
     _between,
     _Node,
@@ -74,8 +76,8 @@ class _Event(_Node):
     id: EventId
     month: Date
     end: Date | None = None
-    months: PositiveInt | None = None
-    note: str = ""
+    months: PositiveMonths | None = None
+    note: Text = ""
 
     @model_validator(mode="after")
     def _window(self):
@@ -96,7 +98,7 @@ class DeportationEvent(_Event):
     type: Literal["deportation"]
     host: str
     rate: Share | None = None  # monthly probability for each eligible household
-    quota: Count | None = None  # persons per month
+    quota: Persons | None = None  # persons per month
     targeting: Targeting = "unregistered"
     destination: str = "origin"
 
@@ -128,7 +130,7 @@ class SanctionsReliefEvent(_Event):
     type: Literal["sanctions_relief"]
     lift_sanctions: bool = True
     reconstruction_aid: Share = 0.0
-    ramp_months: Count = 12
+    ramp_months: Months = 12
 
 
 class _DetentionRelief(_Event):
@@ -157,7 +159,7 @@ class PropertyConfiscationEvent(_Event):
     type: Literal["property_confiscation"]
     regions: Items[str] = ()
     hazard: Share
-    claim_window_months: Count = 12
+    claim_window_months: Months = 12
 
 
 class PropertyRestitutionEvent(_Event):
@@ -195,7 +197,7 @@ class ConflictDisplacementEvent(_Event):
     type: Literal["conflict_displacement"]
     region: str
     share: Share | None = None
-    persons: Count | None = None
+    persons: Persons | None = None
     destinations: Weights
 
     @model_validator(mode="after")
@@ -218,7 +220,7 @@ class ControllerPolicyEvent(_Event):
     detention_monthly: Share | None = None
     violence: Share | None = None
     conscription: bool | None = None
-    ramp_months: Count = 0
+    ramp_months: Months = 0
 
     @model_validator(mode="after")
     def _something(self):
@@ -263,7 +265,7 @@ class NationalEconomyEvent(_Event):
     type: Literal["national_economy"]
     national: Share | None = None
     sanctions_penalty: Share | None = None
-    ramp_months: Count = 0
+    ramp_months: Months = 0
 
     @model_validator(mode="after")
     def _something(self):
@@ -278,7 +280,7 @@ class HostEconomyEvent(_Event):
     host: str
     livelihood: NonNegative | None = None
     change: Annotated[float, _between(-1.0, 1.0)] | None = None
-    ramp_months: Count = 0
+    ramp_months: Months = 0
 
     @model_validator(mode="after")
     def _level_or_change(self):
@@ -300,10 +302,10 @@ class NewDisplacementEvent(_Event):
 
     type: Literal["new_displacement"]
     region: str
-    persons: Count
+    persons: Persons
     destinations: Weights
     temporary_share: Share = 0.0  # share who go back home after return_months (a displacement of weeks)
-    return_months: PositiveInt = 1
+    return_months: PositiveMonths = 1
 
 
 class RegistrationEvent(_Event):
@@ -311,7 +313,7 @@ class RegistrationEvent(_Event):
 
     type: Literal["registration"]
     host: str
-    persons: Count
+    persons: Persons
     origin_shares: Weights = Field(default_factory=FrozenMap)  # default: the host's own origin_shares
 
 
@@ -321,7 +323,7 @@ class DeregistrationEvent(_Event):
 
     type: Literal["deregistration"]
     host: str
-    persons: Count
+    persons: Persons
 
 
 _EVENT_CLASSES = (

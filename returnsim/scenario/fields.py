@@ -1,6 +1,9 @@
 """Value types shared by the scenario tables and the events: ranges with plain-language rules, read-only
 containers, and the strict, frozen base of every table.
 
+Every number is finite (``nan`` and ``inf`` are refused) and every range is closed: the bounds come from
+``returnsim.limits`` so that what a file may say fits the columns and the machine.
+
 A scenario is immutable all the way down: tables are frozen models, tables of tables and weights are
 :class:`FrozenMap` (a read-only, hashable ``dict``), arrays are tuples. So a scenario can be hashed, shared
 between runs and sent to other processes without a copy, and only ``Scenario.with_changes`` makes variants.
@@ -20,6 +23,8 @@ import re
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+
+from returnsim import limits
 
 
 class FrozenMap(dict):
@@ -55,47 +60,62 @@ T = TypeVar("T")
 Items = Annotated[tuple[T, ...], BeforeValidator(_as_tuple)]
 
 
+def _num(v: float) -> str:
+    """A bound as written in messages: ``1``, ``0.2``, ``1000000``."""
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
 def _between(lo: float, hi: float):
     def check(v: float) -> float:
         if not lo <= v <= hi:
-            raise ValueError(f"must be between {lo:g} and {hi:g}")
+            raise ValueError(f"must be between {_num(lo)} and {_num(hi)}")
         return v
 
     return AfterValidator(check)
 
 
-def _at_least(lo: float):
-    def check(v: float) -> float:
-        if v < lo:
-            raise ValueError(f"must be at least {lo:g}")
-        return v
-
-    return AfterValidator(check)
-
-
-def _positive(v: float) -> float:
-    if v <= 0:
-        raise ValueError("must be greater than 0")
-    return v
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")  # ASCII digits only: \d would take any script's digits
+_DATE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])(-[0-9]{2})?")
 
 
 def _month(v: str) -> str:
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", v):
+    if not _MONTH.fullmatch(v):
         raise ValueError("must be a month written YYYY-MM, e.g. 2017-01")
+    if not limits.FIRST_MONTH <= v <= limits.LAST_MONTH:
+        raise ValueError(f"must be a month from {limits.FIRST_MONTH} to {limits.LAST_MONTH}")
+    return v
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 and C1 controls, but tab and newline
+_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _text(v: str) -> str:
+    if _CONTROL.search(v):
+        raise ValueError("must not hold control characters")
+    return v
+
+
+def _line(v: str) -> str:
+    if _LINE_CONTROL.search(v):
+        raise ValueError("must be one line of text without control characters")
     return v
 
 
 Share = Annotated[float, _between(0.0, 1.0)]
-NonNegative = Annotated[float, _at_least(0.0)]
-Positive = Annotated[float, AfterValidator(_positive)]
-Count = Annotated[int, _at_least(0)]
-PositiveInt = Annotated[int, _at_least(1)]
+NonNegative = Annotated[float, _between(0.0, limits.MAX_MAGNITUDE)]
+Positive = Annotated[float, _between(limits.MIN_POSITIVE, limits.MAX_MAGNITUDE)]
+Coefficient = Annotated[float, _between(-limits.MAX_COEFFICIENT, limits.MAX_COEFFICIENT)]
+Persons = Annotated[int, _between(0, limits.MAX_PERSONS)]
+Months = Annotated[int, _between(0, limits.MAX_MONTHS)]
+PositiveMonths = Annotated[int, _between(1, limits.MAX_MONTHS)]
 
 
 def _date(v: str) -> str:
     """A month (``YYYY-MM``) or a day (``YYYY-MM-DD``): the dates of events."""
-    if not v.isascii() or not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])(-[0-9]{2})?", v):
+    if not _DATE.fullmatch(v):
         raise ValueError("must be a month YYYY-MM or a day YYYY-MM-DD, e.g. 2019-07 or 2019-07-15")
+    _month(v[:7])
     if len(v) == 10:
         year, month, day = int(v[:4]), int(v[5:7]), int(v[8:])
         if not 1 <= day <= calendar.monthrange(year, month)[1]:
@@ -106,10 +126,12 @@ def _date(v: str) -> str:
 Month = Annotated[str, AfterValidator(_month)]
 #: an event's date: a month (the whole month) or a day (the event acts pro rata within its first and last month)
 Date = Annotated[str, AfterValidator(_date)]
-Weights = Annotated[dict[str, NonNegative], AfterValidator(FrozenMap)]
+Weights = Annotated[dict[str, Annotated[float, _between(0.0, limits.MAX_WEIGHT)]], AfterValidator(FrozenMap)]
+Text = Annotated[str, AfterValidator(_text)]
+Line = Annotated[str, AfterValidator(_line)]
 
 
 class _Node(BaseModel):
-    """Base for every table: strict types, unknown keys rejected, immutable."""
+    """Base for every table: strict types, finite numbers, unknown keys rejected, immutable."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)

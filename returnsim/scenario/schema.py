@@ -7,88 +7,91 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, model_validator
 
+from returnsim import limits
 from returnsim.scenario.events import Event, Targeting, default_ids
 from returnsim.scenario.fields import (
-    Count,
+    Coefficient,
     FrozenMap,
     Items,
+    Line,
     Month,
     NonNegative,
+    Persons,
     Positive,
-    PositiveInt,
+    PositiveMonths,
     Share,
+    Text,
     Weights,
-    _at_least,
     _between,
     _Node,
 )
 
 
 class Meta(_Node):
-    name: str = "unnamed"
-    description: str = ""
+    name: Line = "unnamed"
+    description: Text = ""
 
 
 class Simulation(_Node):
     start: Month = "2017-01"
-    months: PositiveInt = 84
-    households_per_agent: PositiveInt = 100
-    seed: Count = 0
+    months: PositiveMonths = 84
+    households_per_agent: Annotated[int, _between(1, limits.MAX_HOUSEHOLDS_PER_AGENT)] = 100
+    seed: Annotated[int, _between(0, limits.MAX_SEED)] = 0
 
 
 class Population(_Node):
-    persons_per_household: Annotated[float, _at_least(1.0)] = 4.6
+    persons_per_household: Annotated[float, _between(1.0, limits.MAX_HOUSEHOLD_SIZE)] = 4.6
     military_age_man_share: Share = 0.45
     single_man_share: Share = 0.08
     political_exposure_former_opposition: Share = 0.35
     political_exposure_other: Share = 0.08
-    months_displaced_min: Count = 12
-    months_displaced_max: Count = 72
+    months_displaced_min: Annotated[int, _between(0, limits.MAX_MONTHS_DISPLACED)] = 12
+    months_displaced_max: Annotated[int, _between(0, limits.MAX_MONTHS_DISPLACED)] = 72
     savings_mean: NonNegative = 2.0
     skill_sigma: NonNegative = 0.35
     attachment_mean: Share = 0.7
     info_confidence_mean: Share = 0.5
     initial_risk_bias: NonNegative = 2.0
     growth_annual: Annotated[float, _between(0.0, 0.2)] = 0.0
-    max_household_size: Annotated[int, _between(1, 100)] = 30
+    max_household_size: Annotated[int, _between(1, limits.MAX_HOUSEHOLD_SIZE)] = 30
     trait_concentration: Positive = 4.0
 
 
 class Network(_Node):
-    ties: Annotated[int, _between(0, 50)] = 6
+    ties: Annotated[int, _between(1, 50)] = 6  # no network: learning_rate = 0 and decision.network = 0
     same_origin_share: Share = 0.8
     learning_rate: Share = 0.3
     media_rate: Share = 0.02
 
 
 class Decision(_Node):
-    intercept: float = -6.0
-    pressure: float = 1.0
-    livelihood: float = 2.0
-    detention_risk: float = 20.0
-    violence: float = 3.0
-    conscription: float = 1.0
-    property_loss: float = 1.0
-    network: float = 2.0
-    attachment: float = 1.5
-    integration: float = 1.5
+    intercept: Coefficient = -6.0
+    pressure: Coefficient = 1.0
+    livelihood: Coefficient = 2.0
+    detention_risk: Coefficient = 20.0
+    violence: Coefficient = 3.0
+    conscription: Coefficient = 1.0
+    property_loss: Coefficient = 1.0
+    network: Coefficient = 2.0
+    attachment: Coefficient = 1.5
+    integration: Coefficient = 1.5
     feasibility_slope: NonNegative = 1.5
     integration_months: Positive = 60.0
-    host_violence: float = 6.0
-    services: float = 0.0
-    home_livelihood: float = 0.0
-    internal: float = 0.0
+    host_violence: Coefficient = 6.0
+    services: Coefficient = 0.0
+    home_livelihood: Coefficient = 0.0
+    internal: Coefficient = 0.0
 
 
 class Hope(_Node):
     """Weights of the hope to return one day (a logit share; the default hopes nearly everyone)."""
 
-    intercept: float = 10.0
-    attachment: float = 0.0
-    integration: float = 0.0
-    livelihood: float = 0.0
-    violence: float = 0.0
-    property_loss: float = 0.0
+    intercept: Coefficient = 10.0
+    attachment: Coefficient = 0.0
+    integration: Coefficient = 0.0
+    livelihood: Coefficient = 0.0
+    violence: Coefficient = 0.0
+    property_loss: Coefficient = 0.0
 
 
 class Security(_Node):
@@ -99,10 +102,10 @@ class Security(_Node):
 
 
 class Redisplacement(_Node):
-    intercept: float = -6.5
-    violence: float = 4.0
-    poverty: float = 2.0
-    property_loss: float = 1.0
+    intercept: Coefficient = -6.5
+    violence: Coefficient = 4.0
+    poverty: Coefficient = 2.0
+    property_loss: Coefficient = 1.0
 
 
 class Economy(_Node):
@@ -133,7 +136,7 @@ class Property(_Node):
 
 
 class Idps(_Node):
-    persons: Count = 0
+    persons: Persons = 0
     pressure: Share = 0.3
     livelihood_factor: NonNegative = 0.8
     return_cost: NonNegative = 0.5
@@ -143,8 +146,8 @@ class Idps(_Node):
 
 
 class Host(_Node):
-    label: str = ""
-    refugees: Count = 0
+    label: Line = ""
+    refugees: Persons = 0
     pressure: Share = 0.3
     livelihood: NonNegative = 0.5
     aid: Share = 0.3
@@ -160,9 +163,9 @@ class Host(_Node):
 
 
 class Region(_Node):
-    label: str = ""
+    label: Line = ""
     controller: str
-    prewar_population: PositiveInt
+    prewar_population: Annotated[int, _between(1, limits.MAX_PERSONS)]
     livelihood: Share = 0.5
     damaged_share: Share = 0.15
     destroyed_share: Share = 0.1
@@ -173,7 +176,7 @@ class Region(_Node):
 
 
 class Controller(_Node):
-    label: str = ""
+    label: Line = ""
     detention_on_return: Share = 0.005
     detention_monthly: Share = 0.0003
     violence: Share = 0.1
