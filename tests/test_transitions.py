@@ -231,6 +231,15 @@ def test_economy_target_follows_sanctions_national_output_and_aid():
     np.testing.assert_allclose(st_.livelihood, [0.5 + 0.05 * (0.95 - 0.5), 0.3 + 0.05 * (0.7 - 0.3)])
 
 
+def test_economy_target_without_sanctions_at_the_start_and_never_above_one():
+    s = scenario(**{"economy.sanctions": False, "regions.north.livelihood": 0.6, "economy.national": 0.3})
+    g = Geography.from_scenario(s)
+    np.testing.assert_allclose(livelihood_target(s, levers_at(s, g, 0)), [0.6, 0.5])
+    relief = {"type": "sanctions_relief", "month": "2020-01", "reconstruction_aid": 1.0, "ramp_months": 0}
+    rich = scenario([relief], **{"regions.north.livelihood": 0.9, "economy.aid_effect": 0.4})
+    np.testing.assert_allclose(livelihood_target(rich, levers_at(rich, g, 0)), [1.0, 1.0])  # 1.525 and 1.025
+
+
 def test_economy_keeps_livelihood_between_the_floor_and_one():
     s = scenario(**{"economy.strain": 1000.0, "economy.livelihood_floor": 0.07})
     st_ = build([{"location": NORTH, "size": 50, "arrived": 0}], s, weight=100, t=1, livelihood=np.array([0.2, 1.0]))
@@ -296,7 +305,7 @@ def test_conflict_displacement_by_share_moves_residents_to_drawn_destinations():
         {"location": NORTH, "size": 0, "detained": 2, "status": DETAINED},  # wholly detained: stays
         {"location": NORTH, "months_displaced": 9},  # a returnee whose draw keeps it
         {"location": ALPHA},  # not a resident
-        {"location": NORTH, "origin": S, "size": 2, "registered": True},  # an IDP who flees abroad
+        {"location": NORTH, "origin": S, "size": 2, "months_displaced": 7},  # an IDP who flees abroad
     ]
     st_ = build(rows, s, weight=10)
     monthly = 1.0 - 0.5**0.5  # the share of the window, spread over two months
@@ -309,7 +318,7 @@ def test_conflict_displacement_by_share_moves_residents_to_drawn_destinations():
     pop = st_.pop
     assert pop.location.tolist() == [ALPHA, SOUTH, NORTH, NORTH, ALPHA, ALPHA]
     assert pop.status.tolist() == [REDISPLACED, RETURNED, DETAINED, RETURNED, DISPLACED, DISPLACED]
-    assert pop.months_displaced.tolist() == [0, 9, 0, 9, 0, 0]
+    assert pop.months_displaced.tolist() == [0, 9, 0, 9, 0, 7]  # reset for the returnee who left home only
     assert pop.registered.tolist() == [False, True, True, True, True, True]
     assert flows.displaced_by_conflict == (4 + 4 + 2) * 10
     assert st_.moved == {"conflict_displacement_1": 100.0}
@@ -336,6 +345,33 @@ def test_conflict_displacement_by_persons_moves_what_is_left_over_the_months_lef
     assert st_.moved["conflict_displacement_1"] == 80.0
 
 
+def test_conflict_displacement_by_persons_in_its_first_month_and_when_nothing_is_left():
+    fighting = {
+        "type": "conflict_displacement",
+        "month": "2020-01",
+        "months": 2,
+        "region": "south",
+        "persons": 4,
+        "destinations": {"north": 1.0},
+    }
+    s = scenario([fighting])
+    # one resident of one person: 4 persons over 2 months is 2 a month, more than there are: a share of 1
+    st_ = build([{"location": SOUTH, "origin": S, "size": 1}, {"location": NORTH}], s)
+    flows = run(flee, st_, s, {Draw.CONFLICT: 0.999, Draw.DESTINATION: 0.5})
+    assert st_.pop.location.tolist() == [NORTH, NORTH] and flows.displaced_by_conflict == 1.0
+    # 60 persons, none moved yet: 30 this month, a share of exactly 0.5
+    s60 = scenario([{**fighting, "persons": 60}])
+    st_ = build([{"location": SOUTH, "origin": S, "size": 6}] * 10, s60)
+    run(flee, st_, s60, {Draw.CONFLICT: [0.4999] * 5 + [0.5001] * 5, Draw.DESTINATION: 0.5})
+    assert (st_.pop.location == NORTH).sum() == 5
+    # every person already moved, or nobody left in the region: nobody moves, and nothing is divided by zero
+    st_ = build([{"location": SOUTH, "origin": S}], s)
+    st_.moved["conflict_displacement_1"] = 4.0
+    assert run(flee, st_, s, {Draw.CONFLICT: 0.0}).displaced_by_conflict == 0
+    st_ = build([{"location": NORTH}], s)
+    assert run(flee, st_, s, {Draw.CONFLICT: 0.0}).displaced_by_conflict == 0
+
+
 def test_a_household_flees_once_a_month_whatever_the_number_of_events():
     events = [
         {
@@ -348,7 +384,7 @@ def test_a_household_flees_once_a_month_whatever_the_number_of_events():
         {
             "type": "conflict_displacement",
             "month": "2020-01",
-            "region": "south",
+            "region": "north",
             "share": 1.0,
             "destinations": {"beta": 1},
         },
@@ -356,7 +392,7 @@ def test_a_household_flees_once_a_month_whatever_the_number_of_events():
     s = scenario(events)
     st_ = build([{"location": NORTH}], s)
     flows = run(flee, st_, s, {Draw.CONFLICT: 0.0, Draw.DESTINATION: 0.0})
-    assert st_.pop.location.tolist() == [SOUTH]  # moved by the first, not moved on by the second
+    assert st_.pop.location.tolist() == [SOUTH]  # moved by the first, not again by the second
     assert flows.displaced_by_conflict == 4.0
 
 
@@ -500,6 +536,23 @@ def test_decide_reports_the_intention_to_return_within_twelve_months_of_refugee_
     assert flows.intend_return_12m_pct_surveyed == pytest.approx(100 * intend[0], rel=1e-5)
 
 
+def test_without_refugee_households_the_intention_share_is_zero_and_flows_keep_one_entry_per_location():
+    s = scenario(**{"decision.intercept": 10.0})
+    st_ = build([{"location": SOUTH, "savings": 20.0}, {"location": NORTH}], s)
+    flows = run(decide, st_, s, {Draw.RETURN: 0.0})
+    assert (flows.intend_return_12m_pct, flows.intend_return_12m_pct_surveyed) == (0.0, 0.0)
+    np.testing.assert_array_equal(flows.returns_voluntary_from, [0, 0, 4])
+    st_ = build([{"savings": 20.0}], s)
+    np.testing.assert_array_equal(run(decide, st_, s, {Draw.RETURN: 0.0}).returns_voluntary_from, [4, 0, 0])
+
+
+def test_one_tie_back_home_is_the_whole_network():
+    s = scenario()
+    st_ = build([{}, {"location": NORTH}], s, ties=[[1], [1]], back=[1, 1])
+    tab = Tables.build(s, st_.geo, levers_at(s, st_.geo, 0), st_.livelihood)
+    assert decide_module.inputs(st_, tab, s).network[0] == 1.0
+
+
 def test_a_closed_border_stops_voluntary_returns_from_that_host_only():
     closure = {"type": "border_closure", "month": "2020-01", "host": "alpha"}
     s = scenario([closure], **{"decision.intercept": 10.0})
@@ -585,6 +638,18 @@ def test_a_deportation_quota_becomes_the_rate_that_deports_it_from_the_eligible_
     st_ = build(rows, big)
     run(deport, st_, big, {Draw.DEPORT: 0.999})  # the rate is capped at 1: everyone at beta
     assert st_.pop.forced.tolist() == [True, True, True, False]
+
+
+def test_a_quota_of_one_person_is_a_policy_and_a_quota_with_nobody_eligible_deports_nobody():
+    one = {"type": "deportation", "month": "2020-01", "host": "beta", "quota": 1, "targeting": "all"}
+    s = scenario([one])
+    st_ = build([{"location": BETA}], s)  # 4 persons: a rate of 1/4
+    run(deport, st_, s, {Draw.DEPORT: 0.24})
+    assert st_.pop.forced[0]
+    nobody = scenario([{**one, "quota": 100, "targeting": "single_men"}])
+    st_ = build([{"location": BETA}, {"location": ALPHA, "single_man": True, "military_age_man": True}], nobody)
+    flows = run(deport, st_, nobody, {Draw.DEPORT: 0.0})  # no warning from 100 / 0 either
+    assert not st_.pop.forced.any() and flows.returns_forced_from.sum() == 0
 
 
 def test_no_deportation_policy_draws_nothing_and_changes_nothing():
@@ -676,16 +741,16 @@ def test_releases_come_before_arrests_and_a_wholly_detained_household_regains_it
         {"location": NORTH, "size": 3, "detained": 1, "arrived": 0},  # one released, stays returned
         {"location": NORTH, "size": 0, "detained": 1, "status": DETAINED, "arrived": 0},  # not released
         {"location": NORTH, "size": 2, "detained": 1, "arrived": 0},  # released and arrested again
+        {"location": NORTH, "size": 1, "detained": 1, "arrived": 0},  # the same with one at liberty: stays home
     ]
     st_ = build(rows, s, weight=5, t=6)
-    flows = run(
-        security, st_, s, {Draw.RELEASE: [0.09, 0.05, 0.0, 0.11, 0.0], Draw.DETAIN: [0.0, 0.0, 0.5, 0.0, 0.001]}
-    )
+    draws = {Draw.RELEASE: [0.09, 0.05, 0.0, 0.11, 0.0, 0.0], Draw.DETAIN: [0.0, 0.0, 0.5, 0.0, 0.001, 0.001]}
+    flows = run(security, st_, s, draws)
     pop = st_.pop
-    assert pop.size.tolist() == [1, 1, 4, 0, 2]
-    assert pop.detained.tolist() == [0, 1, 0, 1, 1]
-    assert pop.status.tolist() == [RETURNED, REDISPLACED, RETURNED, DETAINED, RETURNED]
-    assert flows.released == 4 * 5 and flows.detained == 1 * 5
+    assert pop.size.tolist() == [1, 1, 4, 0, 2, 1]
+    assert pop.detained.tolist() == [0, 1, 0, 1, 1, 1]
+    assert pop.status.tolist() == [RETURNED, REDISPLACED, RETURNED, DETAINED, RETURNED, RETURNED]
+    assert flows.released == 5 * 5 and flows.detained == 2 * 5
 
 
 # ------------------------------------------------------------------------------ 7.6 re-displacement
@@ -798,6 +863,14 @@ def test_restitution_gives_back_lost_homes_but_not_one_confiscated_this_month():
     assert flows.properties_restituted == 2 * 2 and flows.properties_confiscated == 1 * 2
 
 
+def test_no_property_policy_draws_nothing():
+    s = scenario()
+    draws = Draws({Draw.CONFISCATE: 0.0, Draw.RESTITUTE: 0.0})
+    st_ = build([{"property": OCCUPIED}, {}], s)
+    flows = run(property_, st_, s, draws)
+    assert draws.used == [] and flows.changes == ()
+
+
 def test_restitution_repeals_confiscation_by_default():
     events = [
         {"type": "property_confiscation", "month": "2020-01", "hazard": 1.0, "claim_window_months": 0},
@@ -853,10 +926,13 @@ def test_displaced_households_gain_members_at_the_growth_rate_up_to_the_largest_
         {"location": NORTH, "origin": S, "size": 1},  # an IDP of one: m
     ]
     st_ = build(rows, s, weight=3)
+    st_.births_by_origin[:] = [10, 20]  # born in earlier months
     flows = run(livelihoods, st_, s, {Draw.BIRTH: [4 * m - 1e-4, 4 * m + 1e-4, 0.0, 0.0, m - 1e-4]})
     assert st_.pop.size.tolist() == [5, 4, 5, 4, 2]
     assert flows.births == 2 * 3
-    np.testing.assert_array_equal(st_.births_by_origin, [3, 3])
+    np.testing.assert_array_equal(st_.births_by_origin, [13, 23])
+    assert st_.pop.months_displaced.tolist() == [1, 1, 1, 0, 1]  # the month is counted too
+    assert st_.pop.savings[0] > 0  # and savings move
 
 
 def test_no_growth_draws_nothing():
@@ -1051,9 +1127,9 @@ def test_control_change_and_conscription_events():
         {"type": "conscription", "month": "2020-01", "controllers": ["rebels"], "enforced": True},
         {"type": "conscription", "month": "2020-03", "enforced": False},
     ]
-    s = scenario(events)
+    s = scenario(events, **{"controllers.gov.conscription": False})
     assert lever(s, "controller", 0).tolist() == [GOV, REBELS] and lever(s, "controller", 1).tolist() == [1, 1]
-    assert lever(s, "conscription", 0).tolist() == [True, True]
+    assert lever(s, "conscription", 0).tolist() == [False, True]  # the named controller only
     assert lever(s, "conscription", 2).tolist() == [False, False]  # empty list: every controller
 
 
@@ -1109,10 +1185,91 @@ def test_conflict_displacement_lever_describes_the_event_in_force():
 
 
 def test_levers_without_events_are_the_scenarios_values():
-    s = scenario(**{"hosts.beta.pressure": 0.65, "controllers.rebels.detention_monthly": 0.004})
+    s = scenario(
+        **{
+            "hosts.beta.pressure": 0.65,
+            "controllers.rebels.detention_monthly": 0.004,
+            "hosts.beta.deportation_destination": "south",
+        }
+    )
     lv = levers_at(s, Geography.from_scenario(s), 30)
     assert lv.host_pressure.tolist() == [0.3, 0.65] and lv.detention_monthly.tolist() == [0.0003, 0.004]
     assert (lv.detention_factor == 1).all() and lv.announcements == () and lv.displacements == ()
+    assert lv.deportation_destination.tolist() == [ORIGIN, S]
+
+
+def test_levers_are_read_only():
+    s = scenario([{"type": "host_pressure", "month": "2020-01", "host": "alpha", "level": 0.5}])
+    lv = levers_at(s, Geography.from_scenario(s), 0)
+    for name in ("host_pressure", "controller", "detention_factor", "confiscation_hazard", "deportation_rate"):
+        with pytest.raises(ValueError, match="read-only"):
+            getattr(lv, name)[0] = 0
+
+
+# ------------------------------------------------------------------------ kernels at their edges
+
+
+def test_kernels_at_their_edges():
+    assert decision.expit(np.array([-1000.0, 1000.0])).tolist() == [0.0, 1.0]  # no overflow warning either
+    np.testing.assert_array_equal(decision.intend_within(np.array([0.1, 0.5]), 0), [0.0, 0.0])
+    assert decision.intend_within(np.float32(0.1), 1) == pytest.approx(0.1, rel=1e-6)
+    from returnsim.scenario import Redisplacement
+
+    r = Redisplacement(intercept=-3.0, violence=1.0, poverty=2.0, property_loss=1.5)
+    assert decision.redisplacement_hazard(0.0, 0.0, 1.0, r) == pytest.approx(sigmoid(-1.5))
+    assert decision.redisplacement_hazard(0.5, 0.1, 0.8, r) == pytest.approx(sigmoid(-3 + 0.5 + 0.2 + 1.2))
+
+
+def test_a_draw_equal_to_the_probability_does_not_fire():
+    """Every decision happens when its uniform draw is *below* its probability (a draw in [0, 1) below p has
+    probability exactly p); these probabilities are exactly 0.5, and so are the draws."""
+    half = Draws(default=0.5)
+    events = [
+        {"type": "deportation", "month": "2020-01", "host": "alpha", "rate": 0.5, "targeting": "all"},
+        {"type": "property_confiscation", "month": "2020-01", "hazard": 0.5, "claim_window_months": 0},
+        {"type": "property_restitution", "month": "2020-01", "monthly": 0.5, "repeal_confiscation": False},
+        {
+            "type": "conflict_displacement",
+            "month": "2020-01",
+            "region": "south",
+            "share": 0.5,
+            "destinations": {"alpha": 1.0, "beta": 1.0},
+        },
+    ]
+    s = scenario(
+        events,
+        **{
+            "property.claim_success": 0.0,
+            "security.release_monthly": 0.5,
+            "controllers.gov.detention_on_return": 0.5,
+            "controllers.gov.detention_monthly": 0.5,
+            "redisplacement.intercept": 0.0,
+            "redisplacement.violence": 0.0,
+            "redisplacement.poverty": 0.0,
+            "redisplacement.property_loss": 0.0,
+            "hosts.beta.registered_share": 0.5,
+        },
+    )
+    rows = [
+        {},  # deportation at 0.5
+        {"location": NORTH, "arrived": 0, "size": 2, "detained": 1},  # arrival at 0.5, release at 0.5
+        {"location": NORTH, "arrived": NEVER},  # monthly detention at 0.5, re-displacement at sigma(0)
+        {"property": OCCUPIED, "location": SOUTH},  # restitution at 0.5 (an IDP: confiscation of intact homes)
+        {"location": SOUTH, "origin": S, "registered": True},  # flees with 0.5; destination draw 0.5 is beta
+    ]
+    st_ = build(rows, s, t=0)
+    before = {k: v.copy() for k, v in st_.pop.columns().items()}
+    for stage in (deport, security, redisplace, property_):
+        run(stage, st_, s, half)
+    for name in ("location", "status", "size", "detained", "property", "forced"):
+        np.testing.assert_array_equal(getattr(st_.pop, name), before[name], err_msg=name)
+    run(flee, st_, s, Draws({Draw.CONFLICT: 0.0, Draw.DESTINATION: 0.5, Draw.REGISTER: 0.5}))
+    assert st_.pop.location[4] == BETA and not st_.pop.registered[4]  # weights 1/2, 1/2: 0.5 is the second
+    growth = scenario(**{"population.growth_annual": 0.12})
+    monthly = np.float32(1.12 ** (1 / 12) - 1)
+    st_ = build([{"size": 3}], growth)
+    run(livelihoods, st_, growth, {Draw.BIRTH: np.float32(3) * monthly})
+    assert st_.pop.size[0] == 3
 
 
 # ------------------------------------------------------------------------------- random small worlds
