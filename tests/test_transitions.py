@@ -1211,7 +1211,8 @@ def test_levers_are_read_only():
 
 def test_kernels_at_their_edges():
     assert decision.expit(np.array([-1000.0, 1000.0])).tolist() == [0.0, 1.0]  # no overflow warning either
-    np.testing.assert_array_equal(decision.intend_within(np.array([0.1, 0.5]), 0), [0.0, 0.0])
+    never = decision.intend_within(np.array([0.1, 0.5], np.float32), 0)
+    assert never.tolist() == [0.0, 0.0] and never.dtype == np.float32
     assert decision.intend_within(np.float32(0.1), 1) == pytest.approx(0.1, rel=1e-6)
     from returnsim.scenario import Redisplacement
 
