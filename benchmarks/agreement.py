@@ -241,9 +241,11 @@ def compare(
     limit: float = 5.0,
     model=ReferenceModel,
     reference_scenario=None,
+    reference_seed: int = 2000,
 ) -> Agreement:
     """Compare the two implementations on one scenario (see the module documentation). ``model`` and
-    ``reference_scenario`` give the reference another class or scenario (to show that a wrong rule fails)."""
+    ``reference_scenario`` give the reference another class or scenario (to show that a wrong rule fails); its
+    runs use the seeds ``reference_seed``, ``reference_seed + 1``..."""
     t0 = time.perf_counter()
     s = scenario_named(scenario)
     months = months or s.simulation.months
@@ -252,7 +254,10 @@ def compare(
     with tempfile.TemporaryDirectory() as tmp:
         start = sim.save_state(Path(tmp) / "start.npz")
         vec = [cells(run_vectorised(s, start, 1000 + i, months), hosts) for i in range(vectorised_runs)]
-    ref = [cells(run_reference(sim, 2000 + i, months, model, reference_scenario), hosts) for i in range(reference_runs)]
+    ref = [
+        cells(run_reference(sim, reference_seed + i, months, model, reference_scenario), hosts)
+        for i in range(reference_runs)
+    ]
     z, vec_mean, ref_mean, rare = {}, {}, {}, []
     for name in vec[0]:
         v = np.array([c[name] for c in vec])
