@@ -1,9 +1,9 @@
-"""Speed of the vectorised model against the per-agent Mesa reference (benchmarks/reference.py), issue 4.
+"""Speed of the vectorised model against the per-agent Mesa reference (benchmarks/reference.py).
 
-Both start from the same population of about 100 000 households (one agent per 26 households of the
-baseline) and run 12 months. Prints the time of each (the vectorised model: the fastest of ``--repeat``
-runs; the reference: one run), the speed ratio of the monthly steps and of the whole run (building
-included), and the 12-month totals of both as a sanity check.
+Both start from the same population of about 100 000 agent rows (one agent per 26 households of the
+baseline) and run 12 months. Prints the time of each (the vectorised ``ReturnModel``, without per-row Mesa
+handles: the fastest of ``--repeat`` runs; the reference: one run), the speed ratio of the monthly steps and of
+the whole run (building included), and the 12-month totals of both as a sanity check.
 
     python benchmarks/bench_reference.py
     python benchmarks/bench_reference.py --households-per-agent 100 --months 6
@@ -22,6 +22,7 @@ from reference import ReferenceModel
 
 from returnsim import load_scenario
 from returnsim.model import ReturnModel
+from returnsim.simulation import Simulation
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,9 +47,9 @@ def main(argv: list[str] | None = None) -> int:
             best = (t1 - t0, t2 - t1)
     vec_init, vec_steps = best
 
-    start = ReturnModel(s, seed=args.seed, households_per_agent=args.households_per_agent, agents=False)
+    start = Simulation(s, seed=args.seed, households_per_agent=args.households_per_agent)
     t0 = time.perf_counter()
-    ref = ReferenceModel.from_model(start, seed=args.seed)
+    ref = ReferenceModel.from_simulation(start, seed=args.seed)
     t1 = time.perf_counter()
     for _ in range(args.months):
         ref.step()

@@ -1,121 +1,384 @@
-"""Per-agent reference implementation of ``ReturnModel``'s monthly rules, written the idiomatic Mesa way.
+"""An independent per-agent reference of the model, written the idiomatic Mesa way from docs/ODD.md.
 
-Every household is a ``RefHousehold(mesa.Agent)`` holding its own state in plain Python attributes, and
-``RefHousehold.step()`` works out *its own* month in Python: it computes its return probability, draws with
-``self.random``, and moves, is deported, detained, released or displaced again. The model calls
-``self.agents.shuffle_do("step")`` and then ``self.agents.do("learn")`` (news from ties, once everyone has
-moved), and collects indicators with a ``mesa.DataCollector`` whose reporters loop over the agents.
+Every household is a :class:`RefHousehold` (``mesa.Agent``) holding its own state in plain Python attributes;
+its methods work out *its own* month in Python and draw with ``self.random``. :meth:`ReferenceModel.step` is
+one month in the order of docs/ODD.md section 3::
 
-It exists for two things (issue 4): to measure how much faster the vectorised model is, and to check that
-the vectorised kernels implement the same rules (``tests/test_reference.py``).
+    levers of the month (events)  ->  origin economy  ->  announcements  ->  flight from fighting
+    ->  agents.shuffle_do("decide")  ->  deportation quotas  ->  agents.shuffle_do("step")
+        (deportation, detention and release, re-displacement, property, savings and births)
+    ->  agents.do("learn")  ->  indicators, collected by a mesa.DataCollector
 
-The equations are those of ``returnsim.decision`` (see its module docstring), **re-implemented in plain
-Python** with ``math.exp`` rather than calling the numpy kernels on scalars: that is how a per-agent Mesa
-model would be written, and it is the faster of the two per-agent styles, so the speed ratio is not
-flattered. The place-level state (``returnsim.places.Places``: livelihoods, controllers, policy levers) and
-its monthly economy update are shared with the vectorised model; they are model-level, not per household.
-So are timed policy events (``returnsim.policies``) that change places; events that act on households
-directly (a deportation quota, an amnesty's announcement, conflict displacement) raise ``NotImplementedError``
-in the month they come into force.
+Nothing of the vectorised model's rules is used: places, levers, timed events, the economy, the decision and
+every other rule are written here again, in plain Python, from docs/ODD.md sections 5 and 7 and
+scenarios/README.md. The module imports no ``returnsim`` code at all; scenarios are the validated scenario
+objects of ``returnsim.scenario`` (read through their attributes), and :meth:`ReferenceModel.from_simulation`
+copies the initial population and ties of a vectorised ``returnsim.simulation.Simulation`` (not yet stepped),
+so that both start from the same households. Location codes are those of docs/ODD.md 2.1: hosts first, then
+regions.
 
-Usage::
+It serves two purposes: to check that the vectorised transitions implement the same rules (statistically,
+month by month and year by year over seeds: ``benchmarks/agreement.py``, ``tests/test_reference.py``), and to
+measure how much faster the vectorised model is (``benchmarks/bench_reference.py``).
 
-    vec = ReturnModel(load_scenario("baseline"), seed=1, households_per_agent=200, agents=False)
-    ref = ReferenceModel.from_model(vec, seed=7)  # the same initial population, agent by agent
-    ref.step()
+    from returnsim.simulation import Simulation
+    ref = ReferenceModel.from_simulation(Simulation("baseline", seed=1, households_per_agent=1000), seed=7)
+    for _ in range(12):
+        ref.step()
+    ref.datacollector.get_model_vars_dataframe()
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import mesa
-import numpy as np
-from returnsim.places import ORIGIN, Places
-from returnsim.policies import Policies
 
-from returnsim.model import ReturnModel, month_label
-from returnsim.population import COLUMNS, PropertyStatus, Status
+# status and property codes (docs/ODD.md 2.1)
+DISPLACED, RETURNED, DETAINED, REDISPLACED = 0, 1, 2, 3
+INTACT, DAMAGED, DESTROYED, OCCUPIED, CONFISCATED = 0, 1, 2, 3, 4
+NEVER = -32768  # ``arrived`` of a household that has not arrived anywhere since the start
 
-DISPLACED, RETURNED, DETAINED, REDISPLACED = (int(s) for s in Status)
-CONFISCATED, OCCUPIED, INTACT = int(PropertyStatus.CONFISCATED), int(PropertyStatus.OCCUPIED), 0
-_CONFISCABLE = (int(PropertyStatus.INTACT), int(PropertyStatus.DAMAGED), int(PropertyStatus.DESTROYED))
+#: the household attributes, as the columns of docs/ODD.md 2.1
+ATTRIBUTES = (
+    "location",
+    "origin",
+    "size",
+    "military_age_man",
+    "single_man",
+    "exposed",
+    "registered",
+    "property",
+    "skill",
+    "savings",
+    "months_displaced",
+    "perceived_risk",
+    "info_confidence",
+    "attachment",
+    "status",
+    "forced",
+    "detained",
+    "arrived",
+)
 
-#: the per-household state, as in ``returnsim.population.Population``
-STATE = COLUMNS
+# scenarios/README.md: who an amnesty or guarantee covers; profile = military-age man + 2 * exposed
+PROFILES = {"all": (0, 1, 2, 3), "military_age_men": (1, 3), "politically_exposed": (2, 3), "others": (0,)}
+TARGETS = ("all", "unregistered", "military_age_men", "single_men")
+# scenarios/README.md: "Events are applied in a fixed order by kind, whatever their order in the file"
+KIND_ORDER = (
+    "control_change",
+    "conscription",
+    "deportation",
+    "host_pressure",
+    "aid_change",
+    "border_closure",
+    "host_conflict_shock",
+    "return_package",
+    "sanctions_relief",
+    "property_confiscation",
+    "property_restitution",
+    "amnesty",
+    "security_guarantee",
+    "conflict_displacement",
+)
 
 
-def _sigmoid(x: float) -> float:
+def sigmoid(x: float) -> float:
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
     e = math.exp(x)
     return e / (1.0 + e)
 
 
+def month_count(month: str) -> int:
+    year, m = month.split("-")
+    return int(year) * 12 + int(m) - 1
+
+
+# ----------------------------------------------------------------------------------------- places
+
+
+class Places:
+    """The scenario's places by number: hosts ``0..H-1``, regions ``0..R-1`` (location ``H + r``), controllers."""
+
+    def __init__(self, s):
+        self.hosts = list(s.hosts)
+        self.regions = list(s.regions)
+        self.controllers = list(s.controllers)
+        self.H, self.R = len(self.hosts), len(self.regions)
+        self.prewar = [float(r.prewar_population) for r in s.regions.values()]
+        self.surveyed = [bool(h.surveyed) for h in s.hosts.values()]
+        # ODD 7.6: the displaced of a region go to its displacement_destination, by default the next region
+        self.fallback = [
+            self.regions.index(r.displacement_destination) if r.displacement_destination else (i + 1) % self.R
+            for i, r in enumerate(s.regions.values())
+        ]
+
+    def location(self, name: str) -> int:
+        """The location code of a host or region name."""
+        return self.hosts.index(name) if name in self.hosts else self.H + self.regions.index(name)
+
+
+@dataclass
+class Flight:
+    """A conflict_displacement in force this month."""
+
+    event_id: str
+    rank: int
+    region: int
+    share: float | None
+    persons: float | None
+    months: int
+    elapsed: int
+    destinations: list[int]
+    weights: list[float]
+
+
+@dataclass
+class Month:
+    """Every policy lever of one month (docs/ODD.md 2.5), as plain lists."""
+
+    pressure: list[float]
+    earnings: list[float]
+    aid: list[float]
+    integration: list[float]
+    cost: list[float]
+    open: list[bool]
+    host_violence: list[float]
+    registered_share: list[float]
+    deport_rate: list[float]
+    deport_quota: list[float | None]
+    targeting: list[str]
+    deport_to: list[int | None]  # region number, or None for the deportee's own origin
+    controller: list[int]
+    confiscation: list[float]
+    detention_on_return: list[float]
+    detention_monthly: list[float]
+    violence: list[float]
+    conscription: list[bool]
+    relief: list[list[float]]  # controller x profile
+    national: float
+    sanctions: bool
+    reconstruction: float
+    restitution: float
+    announcements: list[tuple[set, set, float, float]] = field(default_factory=list)
+    flights: list[Flight] = field(default_factory=list)
+
+
+def event_months(e, start: str) -> tuple[int, float]:
+    """First and last month of an event counted from ``start``; no end and no length: to the end of the run,
+    except a conflict displacement, which then acts in one month (scenarios/README.md)."""
+    first = month_count(e.month) - month_count(start)
+    if e.end is not None:
+        return first, month_count(e.end) - month_count(start)
+    if e.months is not None:
+        return first, first + e.months - 1
+    return first, first if e.type == "conflict_displacement" else math.inf
+
+
+def month_levers(s, places: Places, t: int) -> Month:
+    """The levers of month ``t``: the scenario's values, then every event in force in the documented order."""
+    H, C = list(s.hosts.values()), list(s.controllers.values())
+    lv = Month(
+        pressure=[h.pressure for h in H],
+        earnings=[h.livelihood for h in H],
+        aid=[h.aid for h in H],
+        integration=[h.integration for h in H],
+        cost=[h.return_cost for h in H],
+        open=[h.border_open for h in H],
+        host_violence=[0.0] * len(H),
+        registered_share=[h.registered_share for h in H],
+        deport_rate=[h.deportation_rate for h in H],
+        deport_quota=[None] * len(H),
+        targeting=[h.deportation_targeting for h in H],
+        deport_to=[
+            None if h.deportation_destination == "origin" else places.regions.index(h.deportation_destination)
+            for h in H
+        ],
+        controller=[places.controllers.index(r.controller) for r in s.regions.values()],
+        confiscation=[s.property.confiscation_hazard] * places.R,
+        detention_on_return=[c.detention_on_return for c in C],
+        detention_monthly=[c.detention_monthly for c in C],
+        violence=[c.violence for c in C],
+        conscription=[c.conscription for c in C],
+        relief=[[1.0] * 4 for _ in C],
+        national=s.economy.national,
+        sanctions=s.economy.sanctions,
+        reconstruction=s.economy.reconstruction_aid,
+        restitution=s.property.restitution_monthly,
+    )
+    active = []
+    for rank, e in enumerate(s.events):
+        first, last = event_months(e, s.simulation.start)
+        if first <= t <= last:
+            active.append((KIND_ORDER.index(e.type), first, rank, e))
+    for _, first, rank, e in sorted(active, key=lambda a: a[:3]):
+        EFFECTS[e.type](lv, places, e, t - first, rank)
+    return lv
+
+
+def _controllers(places: Places, names) -> list[int]:
+    return [places.controllers.index(n) for n in names] if names else list(range(len(places.controllers)))
+
+
+def _control_change(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
+    lv.controller[p.regions.index(e.region)] = p.controllers.index(e.controller)
+
+
+def _conscription(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
+    for c in _controllers(p, e.controllers):
+        lv.conscription[c] = e.enforced
+
+
+def _deportation(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
+    h = p.hosts.index(e.host)
+    lv.targeting[h] = e.targeting
+    lv.deport_to[h] = None if e.destination == "origin" else p.regions.index(e.destination)
+    lv.deport_rate[h] = e.rate if e.rate is not None else 0.0
+    lv.deport_quota[h] = e.quota
+
+
+def _host_pressure(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
+    lv.pressure[p.hosts.index(e.host)] = e.level
+
+
+def _aid_change(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
+    h = p.hosts.index(e.host)
+    lv.aid[h] = e.level if e.level is not None else min(1.0, max(0.0, lv.aid[h] + e.change))
+
+
+def _border_closure(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
+    lv.open[p.hosts.index(e.host)] = e.open
+
+
+def _host_conflict_shock(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
+    h = p.hosts.index(e.host)
+    lv.host_violence[h] = max(lv.host_violence[h], e.violence)
+
+
+def _return_package(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
+    h = p.hosts.index(e.host)
+    lv.cost[h] = max(0.0, lv.cost[h] - e.subsidy)
+
+
+def _sanctions_relief(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
+    if e.lift_sanctions:
+        lv.sanctions = False
+    reached = min(1.0, (elapsed + 1) / e.ramp_months) if e.ramp_months else 1.0
+    lv.reconstruction = min(1.0, lv.reconstruction + e.reconstruction_aid * reached)
+
+
+def _property_confiscation(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
+    if elapsed < e.claim_window_months:
+        return
+    for r in [p.regions.index(n) for n in e.regions] if e.regions else range(p.R):
+        lv.confiscation[r] = e.hazard
+
+
+def _property_restitution(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
+    lv.restitution = e.monthly
+    if e.repeal_confiscation:
+        lv.confiscation = [0.0] * p.R
+
+
+def _relief(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
+    controllers = _controllers(p, e.controllers)
+    profiles = {code for name in e.profiles for code in PROFILES[name]}
+    for c in controllers:
+        for k in profiles:
+            lv.relief[c][k] *= e.detention_factor
+    if elapsed == 0 and e.credibility > 0:
+        lv.announcements.append((set(controllers), profiles, e.detention_factor, e.credibility))
+
+
+def _conflict_displacement(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
+    names = list(e.destinations)
+    total = sum(e.destinations.values())
+    first, last = event_months(e, e.month)
+    lv.flights.append(
+        Flight(
+            event_id=e.id,
+            rank=rank,
+            region=p.regions.index(e.region),
+            share=e.share,
+            persons=e.persons,
+            months=int(last - first + 1),
+            elapsed=elapsed,
+            destinations=[p.location(n) for n in names],
+            weights=[e.destinations[n] / total for n in names],
+        )
+    )
+
+
+EFFECTS = {
+    "control_change": _control_change,
+    "conscription": _conscription,
+    "deportation": _deportation,
+    "host_pressure": _host_pressure,
+    "aid_change": _aid_change,
+    "border_closure": _border_closure,
+    "host_conflict_shock": _host_conflict_shock,
+    "return_package": _return_package,
+    "sanctions_relief": _sanctions_relief,
+    "property_confiscation": _property_confiscation,
+    "property_restitution": _property_restitution,
+    "amnesty": _relief,
+    "security_guarantee": _relief,
+    "conflict_displacement": _conflict_displacement,
+}
+
+
+# --------------------------------------------------------------------------------------- households
+
+
 class RefHousehold(mesa.Agent):
-    """One row of the population as a Mesa agent with its own attributes and its own monthly step."""
+    """One agent row (``model.weight`` identical households) with its own attributes and its own month."""
 
     def __init__(self, model: ReferenceModel, **state):
         super().__init__(model)
-        for name in STATE:
+        for name in ATTRIBUTES:
             setattr(self, name, state[name])
         self.ties: list[RefHousehold] = []
-        self.network_share = 0.0  # share of ties back home, heard at the end of last month
+        self.back = 0  # ties back home and free, as heard at the end of last month
+        self.fled = False  # moved by fighting this month
 
-    # --------------------------------------------------------------------------- rules
+    # ------------------------------------------------------------------------------- what it knows
 
     @property
     def persons(self) -> int:
         return self.size * self.model.weight
 
-    def displaced(self) -> bool:
+    def is_displaced(self) -> bool:
         return self.status == DISPLACED or self.status == REDISPLACED
 
-    def income(self) -> float:
-        """Livelihood index where the household lives now, times its skill (``ReturnModel.income``)."""
+    def at_home(self) -> bool:
+        return self.location == self.model.places.H + self.origin
+
+    def loss(self) -> float:
+        return self.model.loss[self.property]
+
+    def home_income(self) -> float:
+        """ODD 7.2: what it earns (or would earn) at home: L_o (1 - pi h) times skill."""
         m = self.model
-        if self.location < m.nH:
-            base = m.host_livelihood[self.location]
-        elif self.location == self.origin + m.nH:
-            base = m.livelihood[self.origin] * (1.0 - m.housing_penalty * m.loss[self.property])
-        else:
-            base = m.livelihood[self.location - m.nH] * m.idp_livelihood_factor
-        return base * self.skill
+        return m.livelihood[self.origin] * (1.0 - m.housing_penalty * self.loss()) * self.skill
 
-    def intention_and_probability(self) -> tuple[float, float]:
-        """This month's hazard of intending to return and probability of returning (``returnsim.decision``)."""
-        m, b = self.model, self.model.b
-        in_host = self.location < m.nH
-        h = self.location
-        loss = m.loss[self.property]
-        there = m.livelihood[self.origin] * self.skill * (1.0 - m.housing_penalty * loss)
-        ctrl = m.controller[self.origin]
-        months = self.months_displaced
-        integration = (m.host_integration[h] if in_host else m.idp_integration) * (1.0 - math.exp(-months / m.tau))
-        utility = (
-            b.intercept
-            + b.pressure * (m.host_pressure[h] if in_host else m.idp_pressure)
-            + b.livelihood * (there - self.income())
-            - b.detention_risk * self.perceived_risk
-            - b.violence * m.violence[ctrl]
-            - b.conscription * (self.military_age_man and m.conscription[ctrl])
-            - b.property_loss * loss
-            + b.network * self.network_share
-            + b.attachment * self.attachment
-            - b.integration * integration
-            + b.host_violence * (m.host_violence[h] if in_host else 0.0)
-        )
-        q = _sigmoid(utility)
-        cost = m.host_return_cost[h] if in_host else m.idp_return_cost
-        border_open = m.host_border_open[h] if in_host else True
-        f = _sigmoid(b.feasibility_slope * (self.savings - cost)) if border_open else 0.0
-        return q, q * f
+    def income(self) -> float:
+        """ODD 7.2: what it earns where it lives now."""
+        m, H = self.model, self.model.places.H
+        if self.location < H:
+            return (m.lv.earnings[self.location] + m.host_aid_effect * m.lv.aid[self.location]) * self.skill
+        if self.at_home():
+            return self.home_income()
+        return m.livelihood[self.location - H] * m.s.idps.livelihood_factor * self.skill
 
-    def detention_probability(self, base_table: list[float], controller: int, forced: bool) -> float:
-        """``decision.detention_probability`` with ``Places.detention_base`` for this household's profile."""
-        m, sec = self.model, self.model.security
-        profile = int(self.military_age_man) + 2 * int(self.exposed)
-        p = base_table[controller] * m.detention_factor[controller][profile]
+    def profile(self) -> int:
+        return int(self.military_age_man) + 2 * int(self.exposed)
+
+    def arrest_probability(self, base: list[float], controller: int, forced: bool) -> float:
+        """ODD 7.5: min(1, D * relief * M^man * E^exposed * F^forced)."""
+        m, sec = self.model, self.model.s.security
+        p = base[controller] * m.lv.relief[controller][self.profile()]
         if self.military_age_man:
             p *= sec.military_age_multiplier
         if self.exposed:
@@ -124,239 +387,397 @@ class RefHousehold(mesa.Agent):
             p *= sec.forced_return_multiplier
         return min(p, 1.0)
 
+    def return_odds(self) -> tuple[float, float]:
+        """ODD 7.3: the monthly hazard q of intending to return and the probability p = q f of returning."""
+        m, b, H = self.model, self.model.s.decision, self.model.places.H
+        lv, idps = m.lv, m.s.idps
+        abroad = self.location < H
+        c = lv.controller[self.origin]
+        integration = (lv.integration[self.location] if abroad else idps.integration) * (
+            1.0 - math.exp(-self.months_displaced / b.integration_months)
+        )
+        v = (
+            b.intercept
+            + b.pressure * (lv.pressure[self.location] if abroad else idps.pressure)
+            + b.livelihood * (self.home_income() - self.income())
+            - b.detention_risk * self.perceived_risk
+            - b.violence * lv.violence[c]
+            - b.conscription * (1.0 if self.military_age_man and lv.conscription[c] else 0.0)
+            - b.property_loss * self.loss()
+            + b.network * (self.back / len(self.ties) if self.ties else 0.0)
+            + b.attachment * self.attachment
+            - b.integration * integration
+            + b.host_violence * (lv.host_violence[self.location] if abroad else 0.0)
+        )
+        q = sigmoid(v)
+        if abroad and not lv.open[self.location]:
+            return q, 0.0
+        cost = lv.cost[self.location] if abroad else idps.return_cost
+        return q, q * sigmoid(b.feasibility_slope * (self.savings - cost))
+
+    def targeted(self) -> bool:
+        """ODD 7.4: eligible under its host's targeting."""
+        rule = self.model.lv.targeting[self.location]
+        return (
+            rule == "all"
+            or (rule == "unregistered" and not self.registered)
+            or (rule == "military_age_men" and self.military_age_man)
+            or (rule == "single_men" and self.single_man)
+        )
+
+    # -------------------------------------------------------------------------------- its month
+
+    def hear_announcements(self) -> None:
+        """ODD 7.0: believe this month's amnesties and guarantees that cover it (displaced households only)."""
+        if not self.is_displaced():
+            return
+        c = self.model.lv.controller[self.origin]
+        for controllers, profiles, factor, credibility in self.model.lv.announcements:
+            if c in controllers and self.profile() in profiles:
+                self.perceived_risk *= 1.0 - credibility * (1.0 - factor)
+
+    def flee(self, flight: Flight, share: float) -> None:
+        """ODD 7.6, flight from fighting: a resident of the region (not wholly detained) leaves with ``share``."""
+        m = self.model
+        if self.fled or self.location != m.places.H + flight.region or self.status == DETAINED:
+            return
+        if self.random.random() >= share:
+            return
+        u, acc, dest = self.random.random(), 0.0, flight.destinations[-1]
+        for code, w in zip(flight.destinations, flight.weights, strict=True):
+            acc += w
+            if u < acc:
+                dest = code
+                break
+        was_home = self.status == RETURNED
+        self.location = dest
+        if self.at_home():
+            self.status = RETURNED
+        elif was_home:
+            self.status = REDISPLACED
+            self.months_displaced = 0
+        if dest < m.places.H:
+            self.registered = self.random.random() < m.lv.registered_share[dest]
+        self.fled = True
+        m.moved[flight.event_id] = m.moved.get(flight.event_id, 0.0) + self.persons
+        m.flow["displaced_by_conflict"] += self.persons
+
+    def decide(self) -> None:
+        """ODD 7.3: a displaced household goes home with probability p; it pays the cost of the journey."""
+        if not self.is_displaced():
+            return
+        m, H = self.model, self.model.places.H
+        q, p = self.return_odds()
+        abroad = self.location < H
+        if abroad:
+            intend = 1.0 - (1.0 - q) ** 12
+            m.intent[self.location] += intend
+            m.intent_n[self.location] += 1
+        if self.random.random() < p:
+            cost = m.lv.cost[self.location] if abroad else m.s.idps.return_cost
+            m.flow["returns_voluntary_" + (m.places.hosts[self.location] if abroad else "idps")] += self.persons
+            self.savings = max(self.savings - cost, 0.0)
+            self.location, self.status, self.forced, self.arrived = H + self.origin, RETURNED, False, m.t
+
     def step(self) -> None:
-        """This household's month: decide, be deported, face security services, stay or leave again."""
-        m, rnd = self.model, self.random
-        status = self.status
-        held = self.detained > 0  # a member in detention at the start of the month
-        arrived = arrest = False
-        if status in (DISPLACED, REDISPLACED):
-            in_host = self.location < m.nH
-            q, p = self.intention_and_probability()
-            if in_host:
-                m.intent_sum += 1.0 - (1.0 - q) ** 12
-                m.intent_n += 1
-            if rnd.random() < p:  # voluntary return
-                cost = m.host_return_cost[self.location] if in_host else m.idp_return_cost
-                self.savings = max(self.savings - cost, 0.0)
-                m.flow["returns_voluntary"] += self.persons
-                m.flow["returns_voluntary_refugees" if in_host else "returns_voluntary_idps"] += self.persons
-                self.location, self.status, self.forced = self.origin + m.nH, RETURNED, False
-                arrived = True
-            elif in_host and self._targeted() and rnd.random() < m.deportation_rate[self.location]:
-                dest = m.deportation_destination[self.location]
-                dest = self.origin if dest == ORIGIN else dest
-                m.flow["returns_forced"] += self.persons
-                self.location, self.forced = dest + m.nH, True
-                if dest == self.origin:
-                    self.status = RETURNED
-                else:
-                    self.months_displaced = 0
-                arrived = True
-            if arrived:
-                region = self.location - m.nH
-                m.inflow[region] += self.persons
-                p_arr = self.detention_probability(m.detention_on_return, m.controller[region], self.forced)
-                if rnd.random() < p_arr:
-                    arrest = True
-                    m.flow["detained_on_arrival"] += m.weight
-        elif status == RETURNED:
-            p_month = self.detention_probability(m.detention_monthly, m.controller[self.origin], False)
-            arrest = rnd.random() < p_month
-        if held and rnd.random() < m.release_monthly:  # one member released, rejoins the household
+        """The rest of its month, in the order of ODD section 3: deportation, security, re-displacement,
+        property, savings and growth."""
+        m, lv, rnd, t, H = self.model, self.model.lv, self.random.random, self.model.t, self.model.places.H
+        # 7.4 deportation
+        abroad = self.is_displaced() and self.location < H
+        if abroad and m.deport_rate[self.location] > 0 and self.targeted() and rnd() < m.deport_rate[self.location]:
+            m.flow["returns_forced_" + m.places.hosts[self.location]] += self.persons
+            to = lv.deport_to[self.location]
+            self.location = H + (self.origin if to is None else to)
+            self.forced, self.arrived = True, t
+            if self.at_home():
+                self.status = RETURNED
+            else:
+                self.months_displaced = 0
+        # 7.5 detention on arrival or later, and release (releases first)
+        arrest = False
+        if self.arrived == t:
+            here = self.location - H
+            arrest = rnd() < self.arrest_probability(lv.detention_on_return, lv.controller[here], self.forced)
+            m.flow["detained_on_arrival"] += m.weight if arrest else 0
+        elif self.status == RETURNED:
+            arrest = rnd() < self.arrest_probability(lv.detention_monthly, lv.controller[self.origin], False)
+        if self.detained > 0 and rnd() < m.s.security.release_monthly:
             self.detained -= 1
             self.size += 1
             if self.status == DETAINED:
-                self.status = RETURNED if self.location == self.origin + m.nH else REDISPLACED
+                self.status = RETURNED if self.at_home() else REDISPLACED
             m.flow["released"] += m.weight
-        if arrest:  # one member taken; nobody left at liberty: the household is wholly detained
-            self.detained += 1
+        if arrest:
             self.size -= 1
+            self.detained += 1
             if self.size == 0:
                 self.status = DETAINED
             m.flow["detained"] += m.weight
-
-        if self.status == RETURNED and not arrived:  # displaced again?
-            r = m.redisplacement
-            gap = max(m.poverty_line - self.income(), 0.0)
-            ctrl = m.controller[self.origin]
-            hazard = _sigmoid(
-                r.intercept + r.violence * m.violence[ctrl] + r.poverty * gap + r.property_loss * m.loss[self.property]
+        # 7.6 re-displacement of returnees settled at home
+        if self.status == RETURNED and self.arrived != t:
+            r = m.s.redisplacement
+            hazard = sigmoid(
+                r.intercept
+                + r.violence * lv.violence[lv.controller[self.origin]]
+                + r.poverty * max(m.poverty_line - self.income(), 0.0)
+                + r.property_loss * self.loss()
             )
-            if rnd.random() < hazard:
-                self.location = m.displacement_destination[self.origin] + m.nH
+            if rnd() < hazard:
+                self.location = H + m.places.fallback[self.origin]
                 self.status, self.months_displaced = REDISPLACED, 0
                 m.flow["redisplaced"] += self.persons
-
-        # property: absentee confiscation, restitution
-        hazard = m.confiscation_hazard[self.origin] * (1.0 - m.claim_success)
-        absent = self.location != self.origin + m.nH
-        if hazard > 0 and absent and self.property in _CONFISCABLE and rnd.random() < hazard:
+        # 7.7 property: absentee confiscation, restitution of homes lost before this month
+        was_lost = self.property in (OCCUPIED, CONFISCATED)
+        hazard = lv.confiscation[self.origin] * (1.0 - m.s.property.claim_success)
+        if hazard > 0 and not self.at_home() and self.property in (INTACT, DAMAGED, DESTROYED) and rnd() < hazard:
             self.property = CONFISCATED
             m.confiscated += m.weight
-        restitution = m.restitution_monthly
-        if restitution > 0 and self.property in (CONFISCATED, OCCUPIED) and rnd.random() < restitution:
+        if lv.restitution > 0 and was_lost and rnd() < lv.restitution:
             self.property = INTACT
             m.flow["properties_restituted"] += m.weight
-
-        # livelihood, time displaced, natural increase
+        # 7.8 savings, months displaced, births
+        e = m.s.economy
         if self.status != DETAINED:
-            saved = self.savings + m.saving_rate * (self.income() - m.poverty_line)
-            self.savings = min(max(saved, 0.0), m.savings_max)
-        if self.displaced():
+            self.savings = min(max(self.savings + e.saving_rate * (self.income() - e.poverty_line), 0.0), e.savings_max)
+        if self.is_displaced():
             self.months_displaced += 1
-            if m.growth_monthly > 0 and rnd.random() < self.size * m.growth_monthly and self.size < m.max_size:
+            if m.growth > 0 and rnd() < self.size * m.growth and self.size < m.s.population.max_household_size:
                 self.size += 1
                 m.flow["births"] += m.weight
-
-    def _targeted(self) -> bool:
-        target = self.model.deportation_targeting[self.location]
-        return (
-            target == 0
-            or (target == 1 and not self.registered)
-            or (target == 2 and self.military_age_man)
-            or (target == 3 and self.single_man)
-        )
+                m.births[self.origin] += m.weight
 
     def learn(self) -> None:
-        """News from ties (after everyone has moved): share back home, and perceived risk if displaced."""
-        m, cfg = self.model, self.model.network_cfg
-        back = sum(1 for t in self.ties if t.status == RETURNED and not t.detained)
-        detained = sum(1 for t in self.ties if t.detained)
-        self.network_share = back / len(self.ties) if self.ties else 0.0
-        if not self.displaced():
+        """ODD 7.9: count ties back home and free, and with a member held; a displaced household moves its
+        perceived risk towards what it heard and towards its true risk."""
+        back = held = 0
+        for tie in self.ties:
+            if tie.detained > 0 or tie.status == DETAINED:
+                held += 1
+            elif tie.status == RETURNED:
+                back += 1
+        self.back = back
+        if not self.is_displaced():
             return
+        m, net = self.model, self.model.s.network
+        true = self.arrest_probability(m.lv.detention_on_return, m.lv.controller[self.origin], False)
         r = self.perceived_risk
-        true_risk = self.detention_probability(m.detention_on_return, m.controller[self.origin], False)
-        heard = back + detained
-        learn = cfg.learning_rate * self.info_confidence if heard else 0.0
-        signal = detained / heard if heard else 0.0
-        self.perceived_risk = min(max(r + learn * (signal - r) + cfg.media_rate * (true_risk - r), 0.0), 1.0)
+        news = net.learning_rate * self.info_confidence * (held / (back + held) - r) if back + held else 0.0
+        self.perceived_risk = min(max(r + news + net.media_rate * (true - r), 0.0), 1.0)
+
+
+# ------------------------------------------------------------------------------------------- model
 
 
 class ReferenceModel(mesa.Model):
-    """The same monthly rules as ``ReturnModel``, one ``RefHousehold.step()`` at a time.
+    """The model's monthly rules, one household at a time (see the module documentation).
 
-    Build it from a vectorised model so both start from the same population (:meth:`from_model`).
+    ``household_class`` is the agent class (a subclass of :class:`RefHousehold` may change one rule, e.g. to
+    show that the comparison with the vectorised model detects a wrong rule).
+
+    Args:
+        scenario: a validated scenario (``returnsim.scenario.Scenario``).
+        households: one dict of :data:`ATTRIBUTES` per agent row, in row order.
+        ties: each row's ties (row numbers), in row order.
+        weight: households per agent row.
+        seed: seed of the model's random generator.
     """
 
-    def __init__(self, scenario, places, columns: dict[str, np.ndarray], ties: np.ndarray, weight: int, seed: int):
-        super().__init__(rng=seed)
-        self.params, self.places, self.weight = scenario, places, weight
-        self.policies = Policies(scenario, places)
-        s = scenario
-        self.nH = places.n_hosts
-        self.b, self.security, self.redisplacement = s.decision, s.security, s.redisplacement
-        self.network_cfg = s.network
-        self.tau = s.decision.integration_months
-        self.loss = [0.0, s.property.loss_damaged, s.property.loss_destroyed, s.property.loss_occupied]
-        self.loss.append(s.property.loss_confiscated)
-        self.housing_penalty = s.property.housing_livelihood_penalty
-        self.claim_success = s.property.claim_success
-        self.idp_pressure, self.idp_integration = s.idps.pressure, s.idps.integration
-        self.idp_return_cost, self.idp_livelihood_factor = s.idps.return_cost, s.idps.livelihood_factor
-        e = s.economy
-        self.poverty_line, self.saving_rate, self.savings_max = e.poverty_line, e.saving_rate, e.savings_max
-        self.release_monthly = s.security.release_monthly
-        self.growth_monthly = (1.0 + s.population.growth_annual) ** (1.0 / 12.0) - 1.0
-        self.max_size = s.population.max_household_size
-        self.month_index = 0
-        self.month = month_label(s.simulation.start, 0)
-        self.inflow = [0.0] * places.n_regions
-        self.confiscated = 0
-        self.flow: dict[str, float] = {}
-        self.intent_sum = self.intent_n = 0.0
+    household_class: type[RefHousehold] = RefHousehold
 
-        values = {name: columns[name].tolist() for name in STATE}  # numpy scalars -> Python int/float/bool
-        RefHousehold.create_agents(self, len(ties), **values)
-        households = list(self.agents)  # creation order = row order
-        for agent, row in zip(households, ties.tolist(), strict=True):
-            agent.ties = [households[j] for j in row]
-        self.households = households
+    def __init__(self, scenario, households: list[dict], ties: list[list[int]], weight: int, seed: int):
+        super().__init__(rng=seed)
+        self.s, self.weight, self.t = scenario, weight, 0
+        self.places = Places(scenario)
+        p = scenario.property
+        self.loss = [0.0, p.loss_damaged, p.loss_destroyed, p.loss_occupied, p.loss_confiscated]
+        self.housing_penalty = p.housing_livelihood_penalty
+        self.host_aid_effect = scenario.economy.host_aid_effect
+        self.poverty_line = scenario.economy.poverty_line
+        self.growth = (1.0 + scenario.population.growth_annual) ** (1.0 / 12.0) - 1.0
+        self.livelihood = [r.livelihood for r in scenario.regions.values()]
+        self.confiscated = 0.0
+        self.births = [0.0] * self.places.R
+        self.moved: dict[str, float] = {}
+        self.lv = month_levers(scenario, self.places, 0)
+        self.indicators: dict[str, float] = {}
+        self.household_class.create_agents(self, len(households), **{k: [h[k] for h in households] for k in ATTRIBUTES})
+        self.households = list(self.agents)  # creation order is row order
+        for agent, row in zip(self.households, ties, strict=True):
+            agent.ties = [self.households[j] for j in row]
         self.datacollector = mesa.DataCollector(
-            model_reporters={
-                "month": "month",
-                "refugees": lambda m: sum(a.persons for a in m.agents if a.displaced() and a.location < m.nH),
-                "idps": lambda m: sum(a.persons for a in m.agents if a.displaced() and a.location >= m.nH),
-                "returnees": lambda m: sum(a.persons for a in m.agents if a.status == RETURNED),
-                "detained_stock": lambda m: sum(a.detained for a in m.agents) * m.weight,
-                "returns_voluntary": lambda m: m.flow["returns_voluntary"],
-                "returns_forced": lambda m: m.flow["returns_forced"],
-                "detained": lambda m: m.flow["detained"],
-                "redisplaced": lambda m: m.flow["redisplaced"],
-                "detained_on_arrival": lambda m: m.flow["detained_on_arrival"],
-                "released": lambda m: m.flow["released"],
-                "births": lambda m: m.flow["births"],
-                "intend_return_12m_pct": lambda m: 100.0 * m.intent_sum / m.intent_n if m.intent_n else 0.0,
-                "properties_confiscated": "confiscated",
-            }
+            model_reporters={name: _reporter(name) for name in indicator_names(self.places)}
         )
 
     @classmethod
-    def from_model(cls, model: ReturnModel, seed: int) -> ReferenceModel:
-        """A reference model with the population and ties of ``model`` (not yet stepped), drawing from ``seed``."""
-        if model.month_index != 0:
-            raise ValueError("build the reference from a model that has not been stepped yet")
-        cols = {k: v.copy() for k, v in model.population.columns().items()}
-        places = Places.from_scenario(model.params)
-        return cls(model.params, places, cols, model.ties, model.population.weight, seed)
+    def from_simulation(cls, sim, seed: int, scenario=None) -> ReferenceModel:
+        """A reference with the scenario (or ``scenario``), households and ties of a vectorised ``Simulation``
+        that has not been stepped (read through its attributes: ``params``, ``state.pop``, ``state.ties``)."""
+        if sim.state.t != 0:
+            raise ValueError("build the reference from a simulation that has not been stepped")
+        pop = sim.state.pop
+        columns = {name: getattr(pop, name).tolist() for name in ATTRIBUTES}  # numpy scalars -> Python
+        households = [dict(zip(ATTRIBUTES, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+        return cls(scenario or sim.params, households, sim.state.ties.out.tolist(), pop.weight, seed)
 
-    @property
-    def population(self):
-        """Events that act on the household columns cannot act on per-agent state."""
-        raise NotImplementedError(
-            f"{self.month}: the per-agent reference implements events that change places only, "
-            "not events that act on households directly"
-        )
-
-    def _read_places(self) -> None:
-        """This month's place-level state as plain Python lists (read by every household)."""
-        pl = self.places
-        for name in (
-            "host_pressure",
-            "host_integration",
-            "host_return_cost",
-            "host_border_open",
-            "host_violence",
-            "deportation_rate",
-            "deportation_targeting",
-            "deportation_destination",
-            "controller",
-            "livelihood",
-            "displacement_destination",
-            "confiscation_hazard",
-            "detention_on_return",
-            "detention_monthly",
-            "violence",
-            "conscription",
-            "detention_factor",
-        ):
-            setattr(self, name, np.asarray(getattr(pl, name)).tolist())
-        self.host_livelihood = pl.host_livelihood(self.params.economy.host_aid_effect).tolist()
-        self.restitution_monthly = float(pl.restitution_monthly)
+    # ---------------------------------------------------------------------------------------- month
 
     def step(self) -> None:
-        """One month: events and the economy, every household steps in random order, then everyone hears the news."""
-        self.begin_month()
+        """One month (docs/ODD.md section 3)."""
+        s, places, t = self.s, self.places, self.t
+        self.lv = lv = month_levers(s, places, t)
+        self.flow = dict.fromkeys(FLOW_NAMES + tuple(flow_by_host(places)), 0.0)
+        self.intent, self.intent_n = [0.0] * places.H, [0] * places.H
+        self.update_economy()
+        if lv.announcements:
+            self.agents.do("hear_announcements")
+        for a in self.households:
+            a.fled = False
+        for flight in lv.flights:
+            self.agents.shuffle_do("flee", flight, self.flight_share(flight))
+        self.agents.shuffle_do("decide")
+        self.deport_rate = self.deportation_rates()
         self.agents.shuffle_do("step")
         self.agents.do("learn")
+        self.indicators = self.observe()
         self.datacollector.collect(self)
-        self.month_index += 1
+        self.t += 1
 
-    def begin_month(self) -> None:
-        """Model-level start of a month (as in ``ReturnModel.step``): events in force, then the economy."""
-        self.month = month_label(self.params.simulation.start, self.month_index)
-        self.flow = dict.fromkeys(
-            ("returns_voluntary", "returns_voluntary_refugees", "returns_voluntary_idps", "returns_forced"), 0.0
-        )
-        self.flow.update(dict.fromkeys(("detained", "detained_on_arrival", "released", "redisplaced"), 0.0))
-        self.flow["properties_restituted"] = self.flow["births"] = 0.0
-        self.intent_sum = self.intent_n = 0.0
-        self.policies.apply(self)
-        self.places.update_economy(self.params, np.asarray(self.inflow))
-        self._read_places()
-        self.inflow = [0.0] * self.places.n_regions
+    def update_economy(self) -> None:
+        """ODD 7.1: each region's livelihood moves towards its target, less last month's arrivals' strain."""
+        e, places, lv = self.s.economy, self.places, self.lv
+        inflow = [0.0] * places.R
+        for a in self.households:
+            if a.arrived == self.t - 1:
+                inflow[a.location - places.H] += (a.size + a.detained) * self.weight
+        start = e.national * (1.0 - e.sanctions_penalty * (1.0 if e.sanctions else 0.0))
+        now = lv.national * (1.0 - e.sanctions_penalty * (1.0 if lv.sanctions else 0.0))
+        for r, region in enumerate(self.s.regions.values()):
+            target = min(max(region.livelihood * now / start + e.aid_effect * lv.reconstruction, 0.0), 1.0)
+            moved = self.livelihood[r] + e.adjust_rate * (target - self.livelihood[r])
+            moved -= e.strain * inflow[r] / places.prewar[r]
+            self.livelihood[r] = min(max(moved, e.livelihood_floor), 1.0)
 
-    def columns(self) -> dict[str, np.ndarray]:
-        """The households' state as arrays in row order (to compare with ``ReturnModel.population``)."""
-        return {name: np.array([getattr(a, name) for a in self.households]) for name in STATE}
+    def flight_share(self, flight: Flight) -> float:
+        """ODD 7.6: the monthly probability that a resident flees: the share spread over the window, or what is
+        left of the persons over the months left, among the residents still there."""
+        if flight.share is not None:
+            return 1.0 - (1.0 - flight.share) ** (1.0 / flight.months)
+        here = self.places.H + flight.region
+        persons = sum(a.persons for a in self.households if a.location == here and a.status != DETAINED and not a.fled)
+        left = max(flight.persons - self.moved.get(flight.event_id, 0.0), 0.0)
+        return min(1.0, left / (flight.months - flight.elapsed) / persons) if persons > 0 else 0.0
+
+    def deportation_rates(self) -> list[float]:
+        """ODD 7.4: each host's rate, a quota turned into the rate that deports it from the eligible persons still
+        there after this month's voluntary returns."""
+        lv, H = self.lv, self.places.H
+        rates = list(lv.deport_rate)
+        quotas = [h for h in range(H) if lv.deport_quota[h] is not None]
+        if quotas:
+            eligible = [0.0] * H
+            for a in self.households:
+                if a.is_displaced() and a.location < H and lv.deport_quota[a.location] is not None and a.targeted():
+                    eligible[a.location] += a.persons
+            for h in quotas:
+                rates[h] = min(1.0, lv.deport_quota[h] / eligible[h]) if eligible[h] > 0 else 0.0
+        return rates
+
+    # ------------------------------------------------------------------------------------ indicators
+
+    def observe(self) -> dict[str, float]:
+        """ODD 7.10: the month's stocks, flows and shares, counted over the agents."""
+        places, H, w = self.places, self.places.H, self.weight
+        out = {f"refugees_{h}": 0.0 for h in places.hosts}
+        idps = returnees = held = risk = 0.0
+        refugee_rows = poor = returnee_persons = 0
+        for a in self.households:
+            held += a.detained * w
+            if a.is_displaced():
+                if a.location < H:
+                    out[f"refugees_{places.hosts[a.location]}"] += a.persons
+                    risk += a.perceived_risk
+                    refugee_rows += 1
+                else:
+                    idps += a.persons
+            elif a.status == RETURNED:
+                returnees += a.persons
+                returnee_persons += a.size
+                poor += a.size if a.home_income() < self.poverty_line else 0
+        f = self.flow
+        vol_refugees = sum(f[f"returns_voluntary_{h}"] for h in places.hosts)
+        out |= {
+            "refugees": sum(out[f"refugees_{h}"] for h in places.hosts),
+            "idps": idps,
+            "returnees": returnees,
+            "detained_stock": held,
+            "returns_voluntary": vol_refugees + f["returns_voluntary_idps"],
+            "returns_voluntary_refugees": vol_refugees,
+            "returns_forced": sum(f[f"returns_forced_{h}"] for h in places.hosts),
+            "properties_confiscated": self.confiscated,
+            "returnees_in_poverty_share": poor / returnee_persons if returnee_persons else 0.0,
+            "mean_perceived_risk": risk / refugee_rows if refugee_rows else 0.0,
+            "origin_livelihood_mean": sum(x * p for x, p in zip(self.livelihood, places.prewar, strict=True))
+            / sum(places.prewar),
+            "intend_return_12m_pct": _pct(self.intent, self.intent_n, range(H)),
+            "intend_return_12m_pct_surveyed": _pct(
+                self.intent, self.intent_n, [h for h in range(H) if places.surveyed[h]]
+            ),
+        }
+        out |= {k: f[k] for k in f if k not in out}
+        return out
+
+    def columns(self) -> dict[str, list]:
+        """The households' attributes in row order (to compare with the vectorised population)."""
+        return {name: [getattr(a, name) for a in self.households] for name in ATTRIBUTES}
+
+
+FLOW_NAMES = (
+    "returns_voluntary_idps",
+    "detained",
+    "detained_on_arrival",
+    "released",
+    "redisplaced",
+    "displaced_by_conflict",
+    "properties_restituted",
+    "births",
+)
+
+
+def flow_by_host(places: Places) -> list[str]:
+    return [f"returns_{kind}_{h}" for kind in ("voluntary", "forced") for h in places.hosts]
+
+
+def indicator_names(places: Places) -> list[str]:
+    """The indicators the reference reports (the vectorised model's time-series columns but ``month``)."""
+    return [
+        "refugees",
+        *(f"refugees_{h}" for h in places.hosts),
+        "idps",
+        "returnees",
+        "detained_stock",
+        "returns_voluntary",
+        "returns_voluntary_refugees",
+        "returns_forced",
+        *FLOW_NAMES,
+        *flow_by_host(places),
+        "properties_confiscated",
+        "returnees_in_poverty_share",
+        "mean_perceived_risk",
+        "origin_livelihood_mean",
+        "intend_return_12m_pct",
+        "intend_return_12m_pct_surveyed",
+    ]
+
+
+def _pct(intent: list[float], n: list[int], hosts) -> float:
+    households = sum(n[h] for h in hosts)
+    return 100.0 * sum(intent[h] for h in hosts) / households if households else 0.0
+
+
+def _reporter(name: str):
+    def report(model: ReferenceModel) -> float:
+        return model.indicators[name]
+
+    report.__name__ = f"report_{name}"
+    return report

@@ -1,109 +1,215 @@
-"""The vectorised model and the per-agent Mesa reference (benchmarks/reference.py) implement the same rules.
+"""The vectorised model and the independent per-agent Mesa reference (benchmarks/reference.py) agree.
 
-1. From the same state, each reference household's own return probability equals the vectorised kernel's.
-2. From an identical initial population, one month's voluntary returns agree statistically: over several
-   seeds, the two totals differ by less than 4 binomial standard errors (a false alarm about once in 16 000
-   runs), and each is within 4 standard errors of the expected count ``sum(p)``.
-3. The criterion of 2 has power: a reference whose return utility is shifted by +0.7 (about twice the
-   returns) fails it.
+1. The reference shares no code with the model's rules: it imports nothing from ``returnsim``.
+2. Its levers, resolved by its own code from the scenario and its events, equal the model's for every month of
+   every library scenario; every event type is implemented.
+3. From the same state, each reference household's own return probability equals the vectorised one.
+4. Run from the same initial population over seeds, the two agree statistically, month by month (stocks, means)
+   and year by year (flows), on the baseline and on a world where every mechanism and event type is busy
+   (``benchmarks/agreement.py``); every library scenario runs to its horizon in the reference.
+5. The comparison has power: a reference without the forced-return detention multiplier, or with a return
+   intercept shifted by 0.3, fails it.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib.util
-import math
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from returnsim import load_scenario
-from returnsim.model import ReturnModel
-from returnsim.population import Status
+from returnsim.geography import Geography
+from returnsim.levers import TARGETING, levers_at
+from returnsim.scenario import EVENT_TYPES, load_scenario
+from returnsim.simulation import Simulation
+from returnsim.tables import Tables
+from returnsim.transitions import decide
 
-K = 200  # households per agent: about 13 000 rows
-SEED = 1  # the population's seed, the same for every run
-RUNS = 16  # seeds of the month's random draws
-Z = 4.0
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.toml"))
 
 
-def _load_reference():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "reference.py"
-    spec = importlib.util.spec_from_file_location("returnsim_benchmarks_reference", path)
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # agreement.py imports reference by name
     spec.loader.exec_module(module)
     return module
 
 
-reference = _load_reference()
+reference = _load("reference")
+agreement = _load("agreement")
 
 
 @pytest.fixture(scope="module")
-def scenario():
-    return load_scenario("baseline")
+def stress():
+    return agreement.stress_scenario()
 
 
-def _fresh(scenario) -> ReturnModel:
-    return ReturnModel(scenario, seed=SEED, households_per_agent=K, agents=False)
+def test_the_reference_imports_nothing_from_returnsim():
+    tree = ast.parse((BENCHMARKS / "reference.py").read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {m for m in imported if m and m.startswith("returnsim")}
+    assert {"mesa", "math"} <= imported
 
 
-def _month_one_probabilities(scenario) -> tuple[np.ndarray, np.ndarray]:
-    """Displaced rows and their voluntary-return probability in the first month (events and economy applied)."""
-    m = _fresh(scenario)
-    m.policies.apply(m)
-    m.places.update_economy(m.params, m._inflow)
-    rows = np.flatnonzero(m.is_displaced())
-    return rows, m.return_probabilities(rows)
+def test_every_event_type_is_implemented_and_busy_in_the_stress_world(stress):
+    assert set(reference.EFFECTS) == set(reference.KIND_ORDER) == set(EVENT_TYPES)
+    assert {e.type for e in stress.events} == set(EVENT_TYPES)
 
 
-def _voluntary_returns(status: np.ndarray, forced: np.ndarray) -> int:
-    """Households that went home of their own accord in the first month (some detained on arrival)."""
-    return int((((status == Status.RETURNED) | (status == Status.DETAINED)) & ~forced).sum())
+def _same_levers(s) -> None:
+    g = Geography.from_scenario(s)
+    places = reference.Places(s)
+    assert places.fallback == g.displacement_destination.tolist()
+    for t in range(s.simulation.months):
+        vec, ref = levers_at(s, g, t), reference.month_levers(s, places, t)
+        pairs = {
+            "host_pressure": ref.pressure,
+            "host_livelihood": ref.earnings,
+            "host_aid": ref.aid,
+            "host_integration": ref.integration,
+            "host_return_cost": ref.cost,
+            "host_border_open": ref.open,
+            "host_violence": ref.host_violence,
+            "registered_share": ref.registered_share,
+            "deportation_rate": ref.deport_rate,
+            "deportation_quota": [np.nan if q is None else q for q in ref.deport_quota],
+            "deportation_targeting": [TARGETING.index(x) for x in ref.targeting],
+            "deportation_destination": [-1 if d is None else d for d in ref.deport_to],
+            "controller": ref.controller,
+            "confiscation_hazard": ref.confiscation,
+            "detention_on_return": ref.detention_on_return,
+            "detention_monthly": ref.detention_monthly,
+            "violence": ref.violence,
+            "conscription": ref.conscription,
+            "detention_factor": ref.relief,
+            "national": ref.national,
+            "sanctions": ref.sanctions,
+            "reconstruction_aid": ref.reconstruction,
+            "restitution_monthly": ref.restitution,
+        }
+        for name, value in pairs.items():
+            got, want = np.asarray(getattr(vec, name), float), np.asarray(value, float)
+            np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=f"{s.meta.name} month {t}: {name}")
+        announced = [(set(np.flatnonzero(a.controllers)), set(np.flatnonzero(a.profiles))) for a in vec.announcements]
+        assert announced == [(c, p) for c, p, _, _ in ref.announcements], (s.meta.name, t)
+        flights = [(d.event_id, d.region, d.months, d.elapsed, d.destinations.tolist()) for d in vec.displacements]
+        assert flights == [(f.event_id, f.region, f.months, f.elapsed, f.destinations) for f in ref.flights]
 
 
-def _agree(a: float, b: float, variance: float) -> bool:
-    return abs(a - b) <= Z * math.sqrt(variance)
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_the_references_own_levers_equal_the_models_every_month(path):
+    _same_levers(load_scenario(path))
 
 
-def test_each_household_computes_the_kernels_probability(scenario):
-    rows, p_vec = _month_one_probabilities(scenario)
-    ref = reference.ReferenceModel.from_model(_fresh(scenario), seed=0)
-    ref.begin_month()
-    p_ref = np.array([ref.households[i].intention_and_probability()[1] for i in rows])
-    assert (p_vec > 0).mean() > 0.5 and p_vec.max() < 0.5
-    # float32 columns (perceived risk) are multiplied in float32 by the kernels, in float64 here
-    np.testing.assert_allclose(p_ref, p_vec, rtol=1e-5, atol=1e-12)
+def test_the_references_own_levers_equal_the_models_in_the_stress_world(stress):
+    _same_levers(stress)
 
 
-def _totals(scenario, ref_scenario=None, runs: int = RUNS) -> tuple[int, int, float, float]:
-    _, p = _month_one_probabilities(scenario)
-    vec_total = ref_total = 0
-    for run in range(runs):
-        vec = _fresh(scenario)
-        ref = reference.ReferenceModel.from_model(vec, seed=1000 + run)
-        if ref_scenario is not None:
-            ref.params = ref_scenario
-            ref.b = ref_scenario.decision
-        vec.rng = np.random.default_rng(2000 + run)  # same population, other draws
-        vec.step()
+def test_each_reference_household_computes_the_models_return_probability(stress):
+    sim = Simulation(stress, seed=3, households_per_agent=2000)
+    ref = reference.ReferenceModel.from_simulation(sim, seed=0)
+    for _ in range(14):  # a month with closed borders, violence in a host, subsidies and announcements behind it
+        sim.step()
         ref.step()
-        vec_total += _voluntary_returns(vec.population.status, vec.population.forced)
-        cols = ref.columns()
-        ref_total += _voluntary_returns(cols["status"], cols["forced"].astype(bool))
-    return vec_total, ref_total, runs * float(p.sum()), runs * float((p * (1 - p)).sum())
+    # from the vectorised state, both compute this month's probabilities
+    state = sim.state
+    ref.lv = reference.month_levers(stress, ref.places, state.t)
+    ref.livelihood = list(state.livelihood)
+    ref.t = state.t
+    for agent, row in zip(ref.households, range(len(state.pop)), strict=True):
+        for name in reference.ATTRIBUTES:
+            setattr(agent, name, getattr(state.pop, name)[row].item())
+        agent.back = int(state.news_back[row])
+    lv = levers_at(stress, state.geo, state.t)
+    tab = Tables.build(stress, state.geo, lv, state.livelihood)
+    q_vec, p_vec = decide.hazards(state, tab, stress)
+    rows = np.flatnonzero(state.displaced())
+    odds = np.array([ref.households[i].return_odds() for i in rows])
+    assert len(rows) > 500 and (p_vec[rows] > 1e-4).mean() > 0.5
+    np.testing.assert_allclose(odds[:, 0], q_vec[rows], rtol=2e-5, atol=1e-9)
+    np.testing.assert_allclose(odds[:, 1], p_vec[rows], rtol=2e-5, atol=1e-9)
+    location, n_hosts = state.pop.location[rows], state.geo.n_hosts
+    closed = (location < n_hosts) & ~lv.host_border_open[np.minimum(location, n_hosts - 1)]
+    assert closed.any() and (odds[closed, 1] == 0).all()
 
 
-def test_one_months_voluntary_returns_agree_statistically(scenario):
-    vec_total, ref_total, expected, variance = _totals(scenario)
-    assert expected > 300, "too few expected returns for a meaningful comparison"
-    assert _agree(vec_total, ref_total, 2 * variance), (vec_total, ref_total, math.sqrt(2 * variance))
-    assert _agree(vec_total, expected, variance), (vec_total, expected, math.sqrt(variance))
-    assert _agree(ref_total, expected, variance), (ref_total, expected, math.sqrt(variance))
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_every_library_scenario_runs_to_its_horizon_in_the_reference(path):
+    s = load_scenario(path)
+    sim = Simulation(s, seed=1, households_per_agent=20_000)
+    ref = reference.ReferenceModel.from_simulation(sim, seed=1)
+    for _ in range(s.simulation.months):
+        ref.step()
+    frame = ref.datacollector.get_model_vars_dataframe()
+    assert len(frame) == s.simulation.months and frame["returns_voluntary"].sum() > 0
+    total = frame["refugees"] + frame["idps"] + frame["returnees"] + frame["detained_stock"]
+    np.testing.assert_array_equal(total.diff().iloc[1:], frame["births"].iloc[1:])  # persons are conserved
 
 
-def test_the_comparison_detects_a_different_rule(scenario):
-    d = scenario.decision
-    wrong = scenario.model_copy(update={"decision": d.model_copy(update={"intercept": d.intercept + 0.7})})
-    vec_total, ref_total, _, variance = _totals(scenario, ref_scenario=wrong, runs=4)  # ~8 standard errors apart
-    assert ref_total > vec_total
-    assert not _agree(vec_total, ref_total, 2 * variance), (vec_total, ref_total, math.sqrt(2 * variance))
+# ---------------------------------------------------------------------------- statistical agreement
+
+K = 2000  # households per agent: about 1 300 rows of the baseline
+VEC_RUNS, REF_RUNS = 30, 3
+
+
+@pytest.fixture(scope="module")
+def baseline_agreement():
+    return agreement.compare("baseline", households_per_agent=K, vectorised_runs=VEC_RUNS, reference_runs=REF_RUNS)
+
+
+@pytest.fixture(scope="module")
+def stress_agreement(stress):
+    return agreement.compare(stress, households_per_agent=K, vectorised_runs=VEC_RUNS, reference_runs=REF_RUNS)
+
+
+def _busy(a, names) -> None:
+    """The compared flows actually happen (so agreement is not the agreement of zeros)."""
+    idle = [n for n in names if a.vec_mean[f"{n}@all"] <= 0 or a.ref_mean[f"{n}@all"] <= 0]
+    assert not idle, idle
+
+
+def test_the_full_baseline_agrees_month_by_month_and_year_by_year(baseline_agreement):
+    a = baseline_agreement
+    assert len([c for c in a.z if c.startswith("refugees@m")]) == 84
+    _busy(a, ["returns_voluntary_refugees", "returns_voluntary_idps", "detained", "redisplaced", "births"])
+    assert a.ok, "\n".join(a.describe(c) for c in a.failures)
+
+
+def test_a_world_where_every_mechanism_is_busy_agrees(stress_agreement):
+    a = stress_agreement
+    _busy(a, [*agreement.FLOWS, *(f"returns_forced_{h}" for h in ("turkey", "lebanon", "jordan", "iraq"))])
+    assert a.vec_mean["confiscations@y0"] > 0 and a.vec_mean["properties_restituted@y2"] > 0
+    assert a.ok, "\n".join(a.describe(c) for c in a.failures)
+
+
+class _NoForcedMultiplier(reference.RefHousehold):
+    """A deliberately wrong rule: deportees are arrested on arrival like volunteers."""
+
+    def arrest_probability(self, base, controller, forced):
+        return super().arrest_probability(base, controller, False)
+
+
+class _WrongReference(reference.ReferenceModel):
+    household_class = _NoForcedMultiplier
+
+
+def test_the_comparison_fails_a_reference_without_the_forced_return_multiplier(stress):
+    a = agreement.compare(
+        stress, households_per_agent=K, vectorised_runs=VEC_RUNS, reference_runs=REF_RUNS, model=_WrongReference
+    )
+    assert "detained_on_arrival@all" in a.failures, a.describe("detained_on_arrival@all")
+
+
+def test_the_comparison_fails_a_reference_with_a_shifted_intercept():
+    s = load_scenario("baseline")
+    shifted = s.with_changes({"decision.intercept": s.decision.intercept + 0.3})
+    a = agreement.compare(
+        s, households_per_agent=K, months=12, vectorised_runs=VEC_RUNS, reference_runs=2, reference_scenario=shifted
+    )
+    assert {f"intend_return_12m_pct@m{m}" for m in range(12)} <= set(a.failures)

@@ -1,0 +1,1506 @@
+"""Every transition on tiny hand-built worlds: exact flows and changes, then properties over random worlds.
+
+Each test builds a :class:`~returnsim.state.State` of a handful of households in the toy world of
+``tests/conftest.py`` (hosts alpha and beta, regions north under ``gov`` and south under ``rebels``), calls one
+transition directly with uniform draws chosen by hand (:class:`Draws`), and checks what it returns against
+numbers worked out from docs/ODD.md sections 3 and 7. The hypothesis tests at the end run every transition
+over random small worlds with real random streams: persons are conserved by every transition, origin by
+origin; a zero rate moves nobody; more risk never means more returns, and so on.
+"""
+
+from __future__ import annotations
+
+import math
+from copy import deepcopy
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from returnsim import decision
+from returnsim.flows import Flows
+from returnsim.geography import Geography
+from returnsim.levers import ORIGIN, TARGETING, levers_at
+from returnsim.network import Ties, codes, count_news
+from returnsim.population import NEVER, Population, PropertyStatus, Status
+from returnsim.scenario import scenario_from_dict
+from returnsim.schedule import STAGES
+from returnsim.state import State
+from returnsim.streams import Draw, Streams
+from returnsim.tables import Tables
+from returnsim.transitions import decide as decide_module
+from returnsim.transitions.decide import decide
+from returnsim.transitions.deport import deport, eligible
+from returnsim.transitions.information import announce, learn, perceived_risk_update
+from returnsim.transitions.livelihoods import economy, livelihood_target, livelihoods
+from returnsim.transitions.property import property_
+from returnsim.transitions.redisplace import flee, redisplace
+from returnsim.transitions.security import detention_risk, risk_by_key, security
+
+
+def _toy_dict():
+    """``toy_dict`` of tests/conftest.py (a conftest is not importable by name)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("_toy_conftest", Path(__file__).with_name("conftest.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.toy_dict
+
+
+toy_dict = _toy_dict()
+ALPHA, BETA, NORTH, SOUTH = 0, 1, 2, 3  # location codes of the toy world
+N, S = 0, 1  # region numbers: north (gov), south (rebels)
+GOV, REBELS = 0, 1
+DISPLACED, RETURNED, DETAINED, REDISPLACED = (int(s) for s in Status)
+INTACT, DAMAGED, DESTROYED, OCCUPIED, CONFISCATED = (int(p) for p in PropertyStatus)
+
+
+def sigmoid(v: float) -> float:
+    return 1.0 / (1.0 + math.exp(-v))
+
+
+# --------------------------------------------------------------------------------------- tiny worlds
+
+DEFAULT_ROW = {
+    "location": ALPHA,
+    "origin": N,
+    "size": 4,
+    "military_age_man": False,
+    "single_man": False,
+    "exposed": False,
+    "registered": True,
+    "property": INTACT,
+    "skill": 1.0,
+    "savings": 0.0,
+    "months_displaced": 0,
+    "perceived_risk": 0.0,
+    "info_confidence": 0.5,
+    "attachment": 0.0,
+    "status": DISPLACED,
+    "forced": False,
+    "detained": 0,
+    "arrived": NEVER,
+}
+DTYPES = {
+    "location": np.int16,
+    "origin": np.int16,
+    "size": np.int8,
+    "military_age_man": bool,
+    "single_man": bool,
+    "exposed": bool,
+    "registered": bool,
+    "property": np.int8,
+    "skill": np.float32,
+    "savings": np.float32,
+    "months_displaced": np.int16,
+    "perceived_risk": np.float32,
+    "info_confidence": np.float32,
+    "attachment": np.float32,
+    "status": np.int8,
+    "forced": bool,
+    "detained": np.int8,
+    "arrived": np.int16,
+}
+
+
+def scenario(events=(), **changes):
+    """The toy scenario with dotted keys changed and these events."""
+    return scenario_from_dict(toy_dict(**changes, events=list(events)), source="toy")
+
+
+def home(origin: int) -> int:
+    return 2 + origin
+
+
+def build(rows, s=None, *, weight: int = 1, t: int = 0, ties=None, livelihood=None, back=None) -> State:
+    """A state of the given households (dicts of columns over ``DEFAULT_ROW``; a household at home defaults to
+    RETURNED). ``ties``: each row's ties (a list of row lists, all of one length; none by default). The news
+    counts start as "nothing heard yet" unless ``back`` gives each row's ties back home."""
+    s = s or scenario()
+    g = Geography.from_scenario(s)
+    filled = []
+    for r in rows:
+        row = {**DEFAULT_ROW, **r}
+        if "status" not in r and row["location"] == home(row["origin"]):
+            row["status"] = RETURNED
+        filled.append(row)
+    pop = Population(**{k: np.array([r[k] for r in filled], DTYPES[k]) for k in DEFAULT_ROW}, weight=weight)
+    n = len(pop)
+    out = np.zeros((n, 0), np.int32) if ties is None else np.array(ties, np.int32).reshape(n, -1)
+    out = np.asfortranarray(out)
+    target = out.ravel(order="F")
+    order = np.argsort(target, kind="stable")
+    in_ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(target, minlength=n), out=in_ptr[1:])
+    in_rows = (order % n).astype(np.int32)
+    return State(
+        geo=g,
+        pop=pop,
+        ties=Ties(out=out, in_ptr=in_ptr, in_rows=in_rows),
+        t=t,
+        livelihood=np.array([r.livelihood for r in s.regions.values()]) if livelihood is None else livelihood,
+        births_by_origin=np.zeros(g.n_regions),
+        confiscated=np.zeros(1),
+        news_back=np.zeros(n, np.int8) if back is None else np.array(back, np.int8),
+        news_detained=np.zeros(n, np.int8),
+        news_code=np.zeros(n, np.uint8),
+    )
+
+
+class Draws:
+    """Uniform draws chosen by hand: ``Draws({Draw.RETURN: [0.1, 0.9]})`` gives row 0 the draw 0.1 and row 1
+    the draw 0.9 for the return decision. A decision not given draws 0.999 for every row (nothing happens);
+    a scalar is every row's draw. Records which decisions were drawn for."""
+
+    def __init__(self, draws=None, default: float = 0.999):
+        self.draws = dict(draws or {})
+        self.default = default
+        self.used: list[Draw] = []
+
+    def _values(self, draw: Draw, n: int) -> np.ndarray:
+        self.used.append(draw)
+        given = self.draws.get(draw, self.default)
+        values = np.broadcast_to(np.asarray(given, np.float32), (n,)) if np.ndim(given) == 0 else given
+        return np.asarray(values, np.float32)
+
+    def uniform(self, draw: Draw, month: int, rows, salt: int = 0) -> np.ndarray:
+        rows = np.asarray(rows, np.int64)
+        if len(rows) == 0:
+            return np.zeros(0, np.float32)
+        return self._values(draw, int(rows.max()) + 1)[rows]
+
+    def uniform_all(self, draw: Draw, month: int, n: int, salt: int = 0) -> np.ndarray:
+        return self._values(draw, n)[:n]
+
+
+def run(transition, state: State, s, draws: Draws | dict | None = None, t: int | None = None) -> Flows:
+    """Call one transition with the levers of month ``state.t`` (or ``t``) and apply its changes."""
+    draws = draws if isinstance(draws, Draws) else Draws(draws)
+    lv = levers_at(s, state.geo, state.t if t is None else t)
+    flows = transition(state, lv, s, draws)
+    state.apply(flows.changes)
+    return flows
+
+
+def persons_by_origin(state: State) -> np.ndarray:
+    pop = state.pop
+    return np.bincount(pop.origin, weights=(pop.size.astype(np.int64) + pop.detained) * pop.weight, minlength=2)
+
+
+# ------------------------------------------------------------------------------------ 7.1 economy
+
+
+def test_economy_moves_livelihood_towards_its_target_less_last_months_inflow():
+    s = scenario(
+        **{
+            "regions.north.livelihood": 0.6,
+            "regions.south.livelihood": 0.4,
+            "economy.adjust_rate": 0.1,
+            "economy.strain": 50.0,
+        }
+    )
+    rows = [
+        {"location": NORTH, "size": 3, "detained": 1, "arrived": 4},  # arrived last month: 4 persons (1 held)
+        {"location": NORTH, "size": 5, "arrived": 5},  # arrives this month: counted next month
+        {"location": NORTH, "size": 7, "arrived": 3},
+        {"location": SOUTH, "origin": N, "size": 2, "arrived": 4},  # a deportee put down in the south
+    ]
+    st_ = build(rows, s, weight=10, t=5, livelihood=np.array([0.5, 0.3]))
+    run(economy, st_, s)
+    # L + alpha * (target - L) - strain * inflow / prewar: north 40 persons of 100 000, south 20 of 80 000
+    np.testing.assert_allclose(
+        st_.livelihood, [0.5 + 0.1 * 0.1 - 50 * 40 / 100_000, 0.3 + 0.1 * 0.1 - 50 * 20 / 80_000]
+    )
+
+
+def test_economy_target_follows_sanctions_national_output_and_aid():
+    relief = {"type": "sanctions_relief", "month": "2020-01", "reconstruction_aid": 0.5, "ramp_months": 0}
+    s = scenario(
+        [relief], **{"regions.north.livelihood": 0.6, "regions.south.livelihood": 0.4, "economy.aid_effect": 0.4}
+    )
+    g = Geography.from_scenario(s)
+    # without sanctions (penalty 0.2 at the start) and with aid 0.5: L0 / 0.8 + 0.4 * 0.5, at most 1
+    np.testing.assert_allclose(livelihood_target(s, levers_at(s, g, 0)), [0.6 / 0.8 + 0.2, 0.4 / 0.8 + 0.2])
+    lower = scenario(**{"regions.north.livelihood": 0.6, "economy.national": 0.3})
+    assert livelihood_target(lower, levers_at(lower, g, 0))[N] == pytest.approx(0.6)  # the start's own level
+    st_ = build([{}], s, livelihood=np.array([0.5, 0.3]))
+    run(economy, st_, s)
+    np.testing.assert_allclose(st_.livelihood, [0.5 + 0.05 * (0.95 - 0.5), 0.3 + 0.05 * (0.7 - 0.3)])
+
+
+def test_economy_target_without_sanctions_at_the_start_and_never_above_one():
+    s = scenario(**{"economy.sanctions": False, "regions.north.livelihood": 0.6, "economy.national": 0.3})
+    g = Geography.from_scenario(s)
+    np.testing.assert_allclose(livelihood_target(s, levers_at(s, g, 0)), [0.6, 0.5])
+    relief = {"type": "sanctions_relief", "month": "2020-01", "reconstruction_aid": 1.0, "ramp_months": 0}
+    rich = scenario([relief], **{"regions.north.livelihood": 0.9, "economy.aid_effect": 0.4})
+    np.testing.assert_allclose(livelihood_target(rich, levers_at(rich, g, 0)), [1.0, 1.0])  # 1.525 and 1.025
+
+
+def test_economy_keeps_livelihood_between_the_floor_and_one():
+    s = scenario(**{"economy.strain": 1000.0, "economy.livelihood_floor": 0.07})
+    st_ = build([{"location": NORTH, "size": 50, "arrived": 0}], s, weight=100, t=1, livelihood=np.array([0.2, 1.0]))
+    run(economy, st_, s)
+    np.testing.assert_allclose(st_.livelihood, [0.07, 1.0 + 0.05 * (0.5 - 1.0)])
+
+
+# ---------------------------------------------------------------------------------- 7.0 announcements
+
+
+def test_an_announced_amnesty_lowers_perceived_risk_of_the_covered_displaced_who_believe_it():
+    amnesty = {
+        "type": "amnesty",
+        "month": "2020-01",
+        "controllers": ["gov"],
+        "profiles": ["military_age_men"],
+        "detention_factor": 0.2,
+        "credibility": 0.5,
+    }
+    s = scenario([amnesty])
+    rows = [
+        {"military_age_man": True, "perceived_risk": 0.5},  # covered
+        {"perceived_risk": 0.5},  # not a military-age man
+        {"military_age_man": True, "origin": S, "perceived_risk": 0.5},  # origin held by rebels
+        {"military_age_man": True, "location": NORTH, "perceived_risk": 0.5},  # at home: not displaced
+        {"military_age_man": True, "exposed": True, "location": SOUTH, "perceived_risk": 0.3},  # an IDP, covered
+    ]
+    st_ = build(rows, s)
+    flows = run(announce, st_, s)
+    np.testing.assert_allclose(st_.pop.perceived_risk, [0.5 * 0.6, 0.5, 0.5, 0.5, 0.3 * 0.6], rtol=1e-6)
+    assert flows.detained == 0 and len(flows.changes) == 1
+    st_.t = 1  # the month after: no announcement any more
+    assert run(announce, st_, s).changes == ()
+
+
+def test_two_announcements_in_one_month_both_lower_perceived_risk():
+    events = [
+        {"type": "amnesty", "month": "2020-01", "profiles": ["all"], "detention_factor": 0.5, "credibility": 1.0},
+        {"type": "security_guarantee", "month": "2020-01", "detention_factor": 0.0, "credibility": 0.25},
+    ]
+    s = scenario(events)
+    st_ = build([{"perceived_risk": 0.8}], s)
+    run(announce, st_, s)
+    assert st_.pop.perceived_risk[0] == pytest.approx(0.8 * 0.5 * 0.75)
+
+
+# ------------------------------------------------------------------------------ 7.6 flight from fighting
+
+
+def test_conflict_displacement_by_share_moves_residents_to_drawn_destinations():
+    fighting = {
+        "type": "conflict_displacement",
+        "month": "2020-01",
+        "months": 2,
+        "region": "north",
+        "share": 0.5,
+        "destinations": {"alpha": 1.0, "south": 3.0},
+    }
+    s = scenario([fighting])
+    rows = [
+        {"location": NORTH, "months_displaced": 9},  # a returnee at home
+        {"location": NORTH, "origin": S, "months_displaced": 9},  # an IDP from the south living in the north
+        {"location": NORTH, "size": 0, "detained": 2, "status": DETAINED},  # wholly detained: stays
+        {"location": NORTH, "months_displaced": 9},  # a returnee whose draw keeps it
+        {"location": ALPHA},  # not a resident
+        {"location": NORTH, "origin": S, "size": 2, "months_displaced": 7},  # an IDP who flees abroad
+    ]
+    st_ = build(rows, s, weight=10)
+    monthly = 1.0 - 0.5**0.5  # the share of the window, spread over two months
+    draws = {
+        Draw.CONFLICT: [monthly - 0.01, 0.01, 0.0, monthly + 0.01, 0.0, 0.2],
+        Draw.DESTINATION: [0.2, 0.9, 0.0, 0.0, 0.0, 0.1],  # weights 1/4 alpha, 3/4 south
+        Draw.REGISTER: [0.95, 0.0, 0.0, 0.0, 0.0, 0.85],  # alpha registers 0.9 of arrivals
+    }
+    flows = run(flee, st_, s, draws)
+    pop = st_.pop
+    assert pop.location.tolist() == [ALPHA, SOUTH, NORTH, NORTH, ALPHA, ALPHA]
+    assert pop.status.tolist() == [REDISPLACED, RETURNED, DETAINED, RETURNED, DISPLACED, DISPLACED]
+    assert pop.months_displaced.tolist() == [0, 9, 0, 9, 0, 7]  # reset for the returnee who left home only
+    assert pop.registered.tolist() == [False, True, True, True, True, True]
+    assert flows.displaced_by_conflict == (4 + 4 + 2) * 10
+    assert st_.moved == {"conflict_displacement_1": 100.0}
+    assert pop.forced.sum() == 0 and (pop.arrived == NEVER).all()  # not an arrival: no detention on arrival
+
+
+def test_conflict_displacement_by_persons_moves_what_is_left_over_the_months_left():
+    fighting = {
+        "type": "conflict_displacement",
+        "month": "2019-12",  # one month before the start: in its second of three months
+        "months": 3,
+        "region": "south",
+        "persons": 100,
+        "destinations": {"north": 1.0},
+    }
+    s = scenario([fighting])
+    rows = [{"location": SOUTH, "origin": S, "size": 4} for _ in range(3)]  # 12 persons of weight 5: 60
+    st_ = build(rows, s, weight=5)
+    st_.moved["conflict_displacement_1"] = 40.0  # moved in the first month
+    # 60 left over 2 months: 30 of the 60 residents this month, a share of 0.5
+    flows = run(flee, st_, s, {Draw.CONFLICT: [0.49, 0.51, 0.1], Draw.DESTINATION: 0.5})
+    assert st_.pop.location.tolist() == [NORTH, SOUTH, NORTH]
+    assert flows.displaced_by_conflict == 40.0
+    assert st_.moved["conflict_displacement_1"] == 80.0
+
+
+def test_conflict_displacement_by_persons_in_its_first_month_and_when_nothing_is_left():
+    fighting = {
+        "type": "conflict_displacement",
+        "month": "2020-01",
+        "months": 2,
+        "region": "south",
+        "persons": 4,
+        "destinations": {"north": 1.0},
+    }
+    s = scenario([fighting])
+    # one resident of one person: 4 persons over 2 months is 2 a month, more than there are: a share of 1
+    st_ = build([{"location": SOUTH, "origin": S, "size": 1}, {"location": NORTH}], s)
+    flows = run(flee, st_, s, {Draw.CONFLICT: 0.999, Draw.DESTINATION: 0.5})
+    assert st_.pop.location.tolist() == [NORTH, NORTH] and flows.displaced_by_conflict == 1.0
+    # 60 persons, none moved yet: 30 this month, a share of exactly 0.5
+    s60 = scenario([{**fighting, "persons": 60}])
+    st_ = build([{"location": SOUTH, "origin": S, "size": 6}] * 10, s60)
+    run(flee, st_, s60, {Draw.CONFLICT: [0.4999] * 5 + [0.5001] * 5, Draw.DESTINATION: 0.5})
+    assert (st_.pop.location == NORTH).sum() == 5
+    # every person already moved, or nobody left in the region: nobody moves, and nothing is divided by zero
+    st_ = build([{"location": SOUTH, "origin": S}], s)
+    st_.moved["conflict_displacement_1"] = 4.0
+    assert run(flee, st_, s, {Draw.CONFLICT: 0.0}).displaced_by_conflict == 0
+    st_ = build([{"location": NORTH}], s)
+    assert run(flee, st_, s, {Draw.CONFLICT: 0.0}).displaced_by_conflict == 0
+
+
+def test_a_household_flees_once_a_month_whatever_the_number_of_events():
+    events = [
+        {
+            "type": "conflict_displacement",
+            "month": "2020-01",
+            "region": "north",
+            "share": 1.0,
+            "destinations": {"south": 1},
+        },
+        {
+            "type": "conflict_displacement",
+            "month": "2020-01",
+            "region": "north",
+            "share": 1.0,
+            "destinations": {"beta": 1},
+        },
+    ]
+    s = scenario(events)
+    st_ = build([{"location": NORTH}], s)
+    flows = run(flee, st_, s, {Draw.CONFLICT: 0.0, Draw.DESTINATION: 0.0})
+    assert st_.pop.location.tolist() == [SOUTH]  # moved by the first, not again by the second
+    assert flows.displaced_by_conflict == 4.0
+
+
+# ------------------------------------------------------------------------------------ 7.3 decide
+
+CUSTOM_DECISION = {
+    "decision.intercept": -1.0,
+    "decision.pressure": 1.1,
+    "decision.livelihood": 2.3,
+    "decision.detention_risk": 17.0,
+    "decision.violence": 3.7,
+    "decision.conscription": 0.9,
+    "decision.property_loss": 1.3,
+    "decision.network": 2.9,
+    "decision.attachment": 1.7,
+    "decision.integration": 1.9,
+    "decision.host_violence": 5.3,
+    "decision.feasibility_slope": 1.2,
+    "decision.integration_months": 40.0,
+    "controllers.gov.violence": 0.15,
+    "controllers.rebels.violence": 0.45,
+    "controllers.rebels.conscription": False,
+    "hosts.alpha.pressure": 0.35,
+    "hosts.alpha.livelihood": 0.5,
+    "hosts.alpha.aid": 0.2,
+    "hosts.alpha.integration": 0.6,
+    "hosts.alpha.return_cost": 3.0,
+    "hosts.beta.pressure": 0.7,
+    "hosts.beta.return_cost": 1.0,
+    "idps.pressure": 0.25,
+    "idps.integration": 0.1,
+    "idps.return_cost": 0.5,
+    "idps.livelihood_factor": 0.8,
+    "economy.host_aid_effect": 0.3,
+    "property.housing_livelihood_penalty": 0.4,
+    "property.loss_destroyed": 1.0,
+    "property.loss_damaged": 0.3,
+}
+DECIDERS = [
+    # a refugee in alpha from the north (gov, conscription), home destroyed, a military-age man present
+    {
+        "military_age_man": True,
+        "property": DESTROYED,
+        "skill": 1.5,
+        "savings": 4.0,
+        "months_displaced": 30,
+        "perceived_risk": 0.05,
+        "attachment": 0.6,
+    },
+    # an IDP from the south (rebels) living in the north, home damaged
+    {
+        "location": NORTH,
+        "origin": S,
+        "property": DAMAGED,
+        "savings": 0.2,
+        "months_displaced": 12,
+        "perceived_risk": 0.01,
+        "attachment": 0.9,
+    },
+    # a refugee in beta (where violence reached refugees) from the south, re-displaced once
+    {"location": BETA, "origin": S, "savings": 2.0, "status": REDISPLACED, "attachment": 0.3, "size": 2},
+    {"location": NORTH, "savings": 9.0},  # at home: does not decide
+]
+
+
+def hand_probabilities() -> tuple[list[float], list[float]]:
+    """q and p of the deciders, from docs/ODD.md 7.2-7.3 worked out term by term (livelihood north 0.5,
+    south 0.5; ties back home 3, 0 and 6 of 6; beta's host violence 0.4)."""
+    host_alpha = 0.5 + 0.3 * 0.2  # earnings plus assistance
+    v0 = (
+        -1.0
+        + 1.1 * 0.35
+        + 2.3 * 1.5 * (0.5 * (1 - 0.4 * 1.0) - host_alpha)
+        - 17.0 * 0.05
+        - 3.7 * 0.15
+        - 0.9 * 1.0
+        - 1.3 * 1.0
+        + 2.9 * 3 / 6
+        + 1.7 * 0.6
+        - 1.9 * 0.6 * (1 - math.exp(-30 / 40))
+    )
+    v1 = (
+        -1.0
+        + 1.1 * 0.25
+        + 2.3 * (0.5 * (1 - 0.4 * 0.3) - 0.8 * 0.5)
+        - 17.0 * 0.01
+        - 3.7 * 0.45
+        - 1.3 * 0.3
+        + 1.7 * 0.9
+        - 1.9 * 0.1 * (1 - math.exp(-12 / 40))
+    )
+    host_beta = 0.5 + 0.3 * 0.3
+    v2 = -1.0 + 1.1 * 0.7 + 2.3 * (0.5 - host_beta) - 3.7 * 0.45 + 2.9 * 6 / 6 + 1.7 * 0.3 + 5.3 * 0.4
+    q = [sigmoid(v0), sigmoid(v1), sigmoid(v2)]
+    f = [sigmoid(1.2 * (4.0 - 3.0)), sigmoid(1.2 * (0.2 - 0.5)), sigmoid(1.2 * (2.0 - 1.0))]
+    return q, [a * b for a, b in zip(q, f, strict=True)]
+
+
+def deciders_world():
+    shock = {"type": "host_conflict_shock", "month": "2020-01", "host": "beta", "violence": 0.4}
+    s = scenario([shock], **CUSTOM_DECISION)
+    return s, build(DECIDERS, s, weight=10, t=0, ties=[[3] * 6] * 4, back=[3, 0, 6, 0])
+
+
+def test_return_probability_is_the_odd_formula_term_by_term():
+    s, st_ = deciders_world()
+    tab = Tables.build(s, st_.geo, levers_at(s, st_.geo, 0), st_.livelihood)
+    q_hand, p_hand = hand_probabilities()
+    q, p = decide_module.hazards(st_, tab, s)
+    np.testing.assert_allclose(q[:3], q_hand, rtol=2e-5)
+    np.testing.assert_allclose(p[:3], p_hand, rtol=2e-5)
+    # the same through the kernel on every gathered input
+    p_kernel = decision.return_probability(decide_module.inputs(st_, tab, s), s.decision)
+    np.testing.assert_allclose(p_kernel[:3], p_hand, rtol=2e-5)
+
+
+def test_decide_sends_home_those_whose_draw_is_below_their_probability_and_they_pay_the_cost():
+    s, st_ = deciders_world()
+    _, p = hand_probabilities()
+    draws = {Draw.RETURN: [p[0] * 0.999, p[1] * 0.999, p[2] * 1.001, 0.0]}
+    flows = run(decide, st_, s, draws)
+    pop = st_.pop
+    assert pop.location.tolist() == [NORTH, SOUTH, BETA, NORTH]
+    assert pop.status.tolist() == [RETURNED, RETURNED, REDISPLACED, RETURNED]
+    assert pop.arrived.tolist() == [0, 0, NEVER, NEVER]
+    assert not pop.forced.any()
+    # savings less the cost of the journey, never below 0: alpha's 3 months, the IDPs' 0.5
+    np.testing.assert_allclose(pop.savings, [1.0, 0.0, 2.0, 9.0])
+    np.testing.assert_array_equal(flows.returns_voluntary_from, [40.0, 0.0, 40.0])
+
+
+def test_decide_reports_the_intention_to_return_within_twelve_months_of_refugee_households():
+    s, st_ = deciders_world()
+    q, _ = hand_probabilities()
+    flows = run(decide, st_, s)
+    intend = [1 - (1 - q[0]) ** 12, 1 - (1 - q[2]) ** 12]  # refugees only: the IDP is not counted
+    assert flows.intend_return_12m_pct == pytest.approx(100 * sum(intend) / 2, rel=1e-5)
+    assert flows.intend_return_12m_pct_surveyed == pytest.approx(flows.intend_return_12m_pct)
+    s2 = s.with_changes({"hosts.beta.surveyed": False})
+    flows = run(decide, build(DECIDERS, s2, ties=[[3] * 6] * 4, back=[3, 0, 6, 0]), s2)
+    assert flows.intend_return_12m_pct_surveyed == pytest.approx(100 * intend[0], rel=1e-5)
+
+
+def test_without_refugee_households_the_intention_share_is_zero_and_flows_keep_one_entry_per_location():
+    s = scenario(**{"decision.intercept": 10.0})
+    st_ = build([{"location": SOUTH, "savings": 20.0}, {"location": NORTH}], s)
+    flows = run(decide, st_, s, {Draw.RETURN: 0.0})
+    assert (flows.intend_return_12m_pct, flows.intend_return_12m_pct_surveyed) == (0.0, 0.0)
+    np.testing.assert_array_equal(flows.returns_voluntary_from, [0, 0, 4])
+    st_ = build([{"savings": 20.0}], s)
+    np.testing.assert_array_equal(run(decide, st_, s, {Draw.RETURN: 0.0}).returns_voluntary_from, [4, 0, 0])
+
+
+def test_one_tie_back_home_is_the_whole_network():
+    s = scenario()
+    st_ = build([{}, {"location": NORTH}], s, ties=[[1], [1]], back=[1, 1])
+    tab = Tables.build(s, st_.geo, levers_at(s, st_.geo, 0), st_.livelihood)
+    assert decide_module.inputs(st_, tab, s).network[0] == 1.0
+
+
+def test_a_closed_border_stops_voluntary_returns_from_that_host_only():
+    closure = {"type": "border_closure", "month": "2020-01", "host": "alpha"}
+    s = scenario([closure], **{"decision.intercept": 10.0})
+    st_ = build([{"savings": 20.0}, {"location": BETA, "savings": 20.0}, {"location": SOUTH, "savings": 20.0}], s)
+    flows = run(decide, st_, s, {Draw.RETURN: 0.0})
+    assert st_.pop.location.tolist() == [ALPHA, NORTH, NORTH]
+    np.testing.assert_array_equal(flows.returns_voluntary_from, [0.0, 4.0, 4.0])
+
+
+# ---------------------------------------------------------------------------------- 7.4 deportation
+
+
+def test_eligibility_by_targeting_rule():
+    registered = np.array([True, False, True, False])
+    man = np.array([False, False, True, True])
+    single = np.array([False, False, False, True])
+    expected = {
+        "all": [True, True, True, True],
+        "unregistered": [False, True, False, True],
+        "military_age_men": [False, False, True, True],
+        "single_men": [False, False, False, True],
+    }
+    for name, want in expected.items():
+        assert eligible(np.int8(TARGETING.index(name)), registered, man, single).tolist() == want, name
+
+
+def test_deportation_at_a_rate_takes_eligible_refugees_to_their_origin():
+    s = scenario(**{"hosts.alpha.deportation_rate": 0.2})  # targeting "unregistered", destination origin
+    rows = [
+        {"registered": False, "months_displaced": 20},  # deported home
+        {"registered": True},  # registered: protected
+        {"registered": False},  # draw above the rate
+        {"location": BETA, "registered": False},  # beta does not deport
+        {"location": NORTH, "registered": False},  # at home
+        {"location": SOUTH, "registered": False},  # an IDP: not in a host
+        {"registered": False, "origin": S, "status": REDISPLACED, "size": 3},  # deported home to the south
+    ]
+    st_ = build(rows, s, weight=2, t=3)
+    flows = run(deport, st_, s, {Draw.DEPORT: [0.19, 0.0, 0.21, 0.0, 0.0, 0.0, 0.0]})
+    pop = st_.pop
+    assert pop.location.tolist() == [NORTH, ALPHA, ALPHA, BETA, NORTH, SOUTH, SOUTH]
+    assert pop.status.tolist() == [RETURNED, DISPLACED, DISPLACED, DISPLACED, RETURNED, DISPLACED, RETURNED]
+    assert pop.forced.tolist() == [True, False, False, False, False, False, True]
+    assert pop.arrived.tolist() == [3, NEVER, NEVER, NEVER, NEVER, NEVER, 3]
+    assert pop.months_displaced[0] == 20  # sent home: its months displaced no longer count
+    np.testing.assert_array_equal(flows.returns_forced_from, [(4 + 3) * 2, 0, 0])
+
+
+def test_deportees_pay_no_return_cost():
+    s = scenario(**{"hosts.alpha.deportation_rate": 1.0, "hosts.alpha.deportation_targeting": "all"})
+    st_ = build([{"savings": 5.0}], s)
+    run(deport, st_, s, {Draw.DEPORT: 0.0})
+    assert st_.pop.savings[0] == 5.0 and st_.pop.forced[0]
+
+
+def test_deportation_to_a_named_region_leaves_deportees_from_elsewhere_displaced_there():
+    event = {"type": "deportation", "month": "2020-01", "host": "beta", "rate": 0.5, "destination": "south"}
+    s = scenario([event], **{"hosts.beta.registered_share": 0.5})
+    rows = [
+        {"location": BETA, "registered": False, "months_displaced": 30},  # from the north: an IDP in the south
+        {"location": BETA, "registered": False, "origin": S},  # from the south: home
+    ]
+    st_ = build(rows, s)
+    flows = run(deport, st_, s, {Draw.DEPORT: 0.4})
+    pop = st_.pop
+    assert pop.location.tolist() == [SOUTH, SOUTH]
+    assert pop.status.tolist() == [DISPLACED, RETURNED]
+    assert pop.months_displaced.tolist() == [0, 0]
+    assert pop.forced.all()
+    np.testing.assert_array_equal(flows.returns_forced_from, [0, 8, 0])
+    assert levers_at(s, st_.geo, 0).deportation_destination[ALPHA] == ORIGIN
+
+
+def test_a_deportation_quota_becomes_the_rate_that_deports_it_from_the_eligible_persons():
+    event = {"type": "deportation", "month": "2020-01", "host": "beta", "quota": 6, "targeting": "all"}
+    s = scenario([event])
+    rows = [{"location": BETA}, {"location": BETA}, {"location": BETA}, {"location": ALPHA}]  # 12 persons at beta
+    st_ = build(rows, s)
+    flows = run(deport, st_, s, {Draw.DEPORT: [0.49, 0.51, 0.0, 0.0]})  # rate 6 / 12
+    assert st_.pop.forced.tolist() == [True, False, True, False]
+    np.testing.assert_array_equal(flows.returns_forced_from, [0, 8, 0])
+    big = scenario([{**event, "quota": 1000}])
+    st_ = build(rows, big)
+    run(deport, st_, big, {Draw.DEPORT: 0.999})  # the rate is capped at 1: everyone at beta
+    assert st_.pop.forced.tolist() == [True, True, True, False]
+
+
+def test_a_quota_of_one_person_is_a_policy_and_a_quota_with_nobody_eligible_deports_nobody():
+    one = {"type": "deportation", "month": "2020-01", "host": "beta", "quota": 1, "targeting": "all"}
+    s = scenario([one])
+    st_ = build([{"location": BETA}], s)  # 4 persons: a rate of 1/4
+    run(deport, st_, s, {Draw.DEPORT: 0.24})
+    assert st_.pop.forced[0]
+    nobody = scenario([{**one, "quota": 100, "targeting": "single_men"}])
+    st_ = build([{"location": BETA}, {"location": ALPHA, "single_man": True, "military_age_man": True}], nobody)
+    flows = run(deport, st_, nobody, {Draw.DEPORT: 0.0})  # no warning from 100 / 0 either
+    assert not st_.pop.forced.any() and flows.returns_forced_from.sum() == 0
+
+
+def test_no_deportation_policy_draws_nothing_and_changes_nothing():
+    s = scenario()
+    draws = Draws({Draw.DEPORT: 0.0})
+    st_ = build([{"registered": False}, {"location": BETA, "registered": False}], s)
+    flows = run(deport, st_, s, draws)
+    assert flows.changes == () and draws.used == []
+
+
+# ----------------------------------------------------------------------------------- 7.5 security
+
+SECURITY = {
+    "controllers.gov.detention_on_return": 0.01,
+    "controllers.gov.detention_monthly": 0.002,
+    "controllers.rebels.detention_on_return": 0.04,
+    "controllers.rebels.detention_monthly": 0.001,
+    "security.military_age_multiplier": 2.0,
+    "security.political_exposure_multiplier": 3.0,
+    "security.forced_return_multiplier": 2.5,
+    "security.release_monthly": 0.1,
+}
+
+
+def test_arrivals_are_detained_on_arrival_with_the_profile_and_forced_return_multipliers():
+    s = scenario(**SECURITY)
+    t = 2
+    rows = [
+        {"location": NORTH, "arrived": t, "forced": True},  # deportee: 0.01 * 2.5 = 0.025
+        {"location": NORTH, "arrived": t},  # volunteer: 0.01
+        {"location": NORTH, "arrived": t, "military_age_man": True, "exposed": True},  # 0.01 * 2 * 3 = 0.06
+        {"location": SOUTH, "arrived": t, "forced": True, "status": DISPLACED},  # put down in the south: 0.04 * 2.5
+        {"location": NORTH, "arrived": t, "size": 1, "single_man": True, "military_age_man": True},  # 0.02
+    ]
+    st_ = build(rows, s, weight=3, t=t)
+    flows = run(security, st_, s, {Draw.DETAIN: [0.02, 0.02, 0.059, 0.099, 0.019]})
+    pop = st_.pop
+    assert pop.detained.tolist() == [1, 0, 1, 1, 1]
+    assert pop.size.tolist() == [3, 4, 3, 3, 0]
+    assert pop.status.tolist() == [RETURNED, RETURNED, RETURNED, DISPLACED, DETAINED]
+    assert flows.detained == 4 * 3 and flows.detained_on_arrival == 4 * 3
+    # just above each probability: nobody
+    st_ = build(rows, s, weight=3, t=t)
+    flows = run(security, st_, s, {Draw.DETAIN: [0.026, 0.011, 0.061, 0.101, 0.021]})
+    assert flows.detained == 0 and st_.pop.detained.sum() == 0
+
+
+def test_returnees_settled_at_home_face_the_monthly_hazard_of_their_origins_controller():
+    s = scenario(**SECURITY)
+    rows = [
+        {"location": NORTH, "arrived": 0},  # 0.002
+        {"location": SOUTH, "origin": S, "arrived": 0, "military_age_man": True},  # 0.001 * 2
+        {"location": NORTH, "arrived": NEVER, "forced": True},  # forced long ago: no multiplier monthly
+        {"location": NORTH, "arrived": 0},  # draw above
+        {"location": ALPHA},  # displaced: no monthly hazard
+    ]
+    st_ = build(rows, s, t=4)
+    flows = run(security, st_, s, {Draw.DETAIN: [0.0019, 0.0019, 0.0021, 0.0021, 0.0]})
+    assert st_.pop.detained.tolist() == [1, 1, 0, 0, 0]
+    assert flows.detained == 2 and flows.detained_on_arrival == 0
+
+
+def test_amnesty_factor_multiplies_detention_of_the_profiles_and_controllers_it_covers():
+    amnesty = {"type": "amnesty", "month": "2020-01", "controllers": ["gov"], "detention_factor": 0.5}
+    s = scenario([amnesty], **SECURITY)
+    g = Geography.from_scenario(s)
+    lv = levers_at(s, g, 0)
+    # region, profile (man + 2 * exposed), forced
+    p = detention_risk(lv, s, lv.detention_on_return, [N, N, N, S, N], [0, 1, 3, 1, 1], [0, 0, 0, 0, 1])
+    np.testing.assert_allclose(p, [0.01, 0.01 * 0.5 * 2, 0.01 * 0.5 * 6, 0.04 * 2, 0.01 * 0.5 * 2 * 2.5])
+    keys = risk_by_key(lv, s, lv.detention_monthly, 2)
+    np.testing.assert_allclose(keys, [0.002, 0.002, 0.006, 0.006, 0.001, 0.002, 0.003, 0.006])
+
+
+def test_detention_probability_is_capped_at_one():
+    s = scenario(**{**SECURITY, "controllers.gov.detention_on_return": 0.5})
+    st_ = build([{"location": NORTH, "arrived": 0, "forced": True, "military_age_man": True}], s)
+    lv = levers_at(s, st_.geo, 0)
+    assert detention_risk(lv, s, lv.detention_on_return, [N], [1], [True])[0] == 1.0
+    run(security, st_, s, {Draw.DETAIN: 0.9999})
+    assert st_.pop.detained[0] == 1
+
+
+def test_releases_come_before_arrests_and_a_wholly_detained_household_regains_its_status():
+    s = scenario(**SECURITY)
+    rows = [
+        {"location": NORTH, "size": 0, "detained": 1, "status": DETAINED, "arrived": 0},  # released, home
+        {"location": SOUTH, "size": 0, "detained": 2, "status": DETAINED, "arrived": 0},  # away: re-displaced
+        {"location": NORTH, "size": 3, "detained": 1, "arrived": 0},  # one released, stays returned
+        {"location": NORTH, "size": 0, "detained": 1, "status": DETAINED, "arrived": 0},  # not released
+        {"location": NORTH, "size": 2, "detained": 1, "arrived": 0},  # released and arrested again
+        {"location": NORTH, "size": 1, "detained": 1, "arrived": 0},  # the same with one at liberty: stays home
+    ]
+    st_ = build(rows, s, weight=5, t=6)
+    draws = {Draw.RELEASE: [0.09, 0.05, 0.0, 0.11, 0.0, 0.0], Draw.DETAIN: [0.0, 0.0, 0.5, 0.0, 0.001, 0.001]}
+    flows = run(security, st_, s, draws)
+    pop = st_.pop
+    assert pop.size.tolist() == [1, 1, 4, 0, 2, 1]
+    assert pop.detained.tolist() == [0, 1, 0, 1, 1, 1]
+    assert pop.status.tolist() == [RETURNED, REDISPLACED, RETURNED, DETAINED, RETURNED, RETURNED]
+    assert flows.released == 5 * 5 and flows.detained == 2 * 5
+
+
+# ------------------------------------------------------------------------------ 7.6 re-displacement
+
+REDISPLACEMENT = {
+    "redisplacement.intercept": -3.0,
+    "redisplacement.violence": 4.0,
+    "redisplacement.poverty": 2.0,
+    "redisplacement.property_loss": 1.5,
+    "controllers.gov.violence": 0.1,
+    "controllers.rebels.violence": 0.5,
+    "economy.poverty_line": 0.4,
+    "property.housing_livelihood_penalty": 0.4,
+    "property.loss_destroyed": 1.0,
+    "property.loss_occupied": 0.8,
+}
+
+
+def test_redisplacement_hazard_weighs_violence_poverty_and_property_loss():
+    s = scenario(**REDISPLACEMENT)
+    rows = [
+        {"location": NORTH, "property": DESTROYED, "months_displaced": 5},  # 0.5 * 0.6 = 0.3: sigma(-3+.4+.2+1.5)
+        {"location": NORTH, "months_displaced": 5},  # intact, income 0.5 above the line: sigma(-3 + 0.4)
+        {"location": SOUTH, "origin": S, "skill": 0.5, "property": OCCUPIED, "months_displaced": 5},  # 0.17
+        {"location": NORTH, "property": DESTROYED, "arrived": 7},  # arrived this month: exempt
+        {"location": SOUTH, "property": DESTROYED},  # displaced: not a returnee
+        {"location": NORTH, "property": DESTROYED, "size": 0, "detained": 1, "status": DETAINED},
+    ]
+    p = [sigmoid(-3 + 0.4 + 0.2 + 1.5), sigmoid(-3 + 0.4), sigmoid(-3 + 2.0 + 2 * (0.4 - 0.17) + 1.5 * 0.8)]
+    st_ = build(rows, s, weight=2, t=7)
+    flows = run(redisplace, st_, s, {Draw.REDISPLACE: [p[0] - 1e-4, p[1] + 1e-4, p[2] - 1e-4, 0.0, 0.0, 0.0]})
+    pop = st_.pop
+    # the north's displaced go to the south, the south's to the north (the toy's displacement destinations)
+    assert pop.location.tolist() == [SOUTH, NORTH, NORTH, NORTH, SOUTH, NORTH]
+    assert pop.status.tolist() == [REDISPLACED, RETURNED, REDISPLACED, RETURNED, DISPLACED, DETAINED]
+    assert pop.months_displaced.tolist() == [0, 5, 0, 0, 0, 0]
+    assert flows.redisplaced == (4 + 4) * 2
+    st_ = build(rows, s, weight=2, t=7)
+    run(redisplace, st_, s, {Draw.REDISPLACE: [p[0] + 1e-4, 1.0, p[2] + 1e-4, 1.0, 1.0, 1.0]})
+    assert (st_.pop.status[:3] == RETURNED).all()
+
+
+def test_property_loss_alone_raises_the_redisplacement_hazard():
+    s = scenario(**{**REDISPLACEMENT, "economy.poverty_line": 0.0, "controllers.gov.violence": 0.0})
+    st_ = build([{"location": NORTH, "property": p} for p in (INTACT, DESTROYED)], s)
+    u = sigmoid(-3.0 + 1.5 / 2)  # between sigma(-3) and sigma(-3 + 1.5)
+    run(redisplace, st_, s, {Draw.REDISPLACE: u})
+    assert st_.pop.status.tolist() == [RETURNED, REDISPLACED]
+
+
+# --------------------------------------------------------------------------------------- 7.7 property
+
+
+def test_confiscation_takes_absentees_homes_at_the_hazard_less_claims():
+    law = {
+        "type": "property_confiscation",
+        "month": "2020-01",
+        "hazard": 0.5,
+        "claim_window_months": 0,
+        "regions": ["north"],
+    }
+    s = scenario([law], **{"property.claim_success": 0.2})  # 0.5 * 0.8 = 0.4
+    rows = [
+        {"property": INTACT},  # absent, confiscated
+        {"location": SOUTH, "property": DESTROYED},  # an IDP: absent too
+        {"property": OCCUPIED},  # already lost
+        {"location": NORTH, "property": INTACT},  # at home
+        {"origin": S, "property": INTACT},  # the south has no law
+        {"property": DAMAGED},  # draw above
+        {"location": SOUTH, "size": 0, "detained": 1, "status": DETAINED, "property": DAMAGED},  # held away: absent
+    ]
+    st_ = build(rows, s, weight=7)
+    flows = run(property_, st_, s, {Draw.CONFISCATE: [0.39, 0.39, 0.0, 0.0, 0.0, 0.41, 0.1]})
+    expected = [CONFISCATED, CONFISCATED, OCCUPIED, INTACT, INTACT, DAMAGED, CONFISCATED]
+    assert st_.pop.property.tolist() == expected
+    assert flows.properties_confiscated == 3 * 7
+    assert st_.confiscated[0] == 3 * 7
+    run(property_, st_, s, {Draw.CONFISCATE: 0.0})
+    assert st_.confiscated[0] == 4 * 7  # cumulative: the damaged home of row 5 too
+
+
+def test_no_confiscation_during_the_claim_window():
+    law = {"type": "property_confiscation", "month": "2020-01", "hazard": 1.0, "claim_window_months": 2}
+    s = scenario([law], **{"property.claim_success": 0.0})
+    st_ = build([{}], s)
+    for t in range(2):
+        run(property_, st_, s, {Draw.CONFISCATE: 0.0}, t=t)
+        assert st_.pop.property[0] == INTACT
+    run(property_, st_, s, {Draw.CONFISCATE: 0.999}, t=2)
+    assert st_.pop.property[0] == CONFISCATED
+
+
+def test_restitution_gives_back_lost_homes_but_not_one_confiscated_this_month():
+    events = [
+        {"type": "property_confiscation", "month": "2020-01", "hazard": 1.0, "claim_window_months": 0},
+        {"type": "property_restitution", "month": "2020-01", "monthly": 0.1, "repeal_confiscation": False},
+    ]
+    s = scenario(events, **{"property.claim_success": 0.0})
+    rows = [
+        {"property": OCCUPIED},
+        {"location": NORTH, "property": CONFISCATED},  # at home or not
+        {"property": CONFISCATED},  # draw above
+        {"property": INTACT},  # confiscated this month, not restituted at once
+        {"location": NORTH, "property": DAMAGED},  # not lost
+    ]
+    st_ = build(rows, s, weight=2)
+    draws = {Draw.CONFISCATE: 0.5, Draw.RESTITUTE: [0.09, 0.05, 0.11, 0.0, 0.0]}
+    flows = run(property_, st_, s, draws)
+    assert st_.pop.property.tolist() == [INTACT, INTACT, CONFISCATED, CONFISCATED, DAMAGED]
+    assert flows.properties_restituted == 2 * 2 and flows.properties_confiscated == 1 * 2
+
+
+def test_no_property_policy_draws_nothing():
+    s = scenario()
+    draws = Draws({Draw.CONFISCATE: 0.0, Draw.RESTITUTE: 0.0})
+    st_ = build([{"property": OCCUPIED}, {}], s)
+    flows = run(property_, st_, s, draws)
+    assert draws.used == [] and flows.changes == ()
+
+
+def test_restitution_repeals_confiscation_by_default():
+    events = [
+        {"type": "property_confiscation", "month": "2020-01", "hazard": 1.0, "claim_window_months": 0},
+        {"type": "property_restitution", "month": "2020-01", "monthly": 0.1},
+    ]
+    s = scenario(events)
+    st_ = build([{}], s)
+    flows = run(property_, st_, s, {Draw.CONFISCATE: 0.0})
+    assert st_.pop.property[0] == INTACT and flows.properties_confiscated == 0
+
+
+# ---------------------------------------------------------------------------- 7.8 savings and births
+
+ECONOMY = {
+    "economy.saving_rate": 0.5,
+    "economy.poverty_line": 0.4,
+    "economy.savings_max": 6.0,
+    "economy.host_aid_effect": 0.3,
+    "hosts.alpha.livelihood": 0.5,
+    "hosts.alpha.aid": 0.3,
+    "idps.livelihood_factor": 0.8,
+    "property.housing_livelihood_penalty": 0.4,
+    "property.loss_occupied": 0.8,
+}
+
+
+def test_savings_move_with_income_against_the_poverty_line():
+    s = scenario(**ECONOMY)
+    rows = [
+        {"skill": 2.0, "savings": 1.0, "months_displaced": 5},  # alpha: (0.5 + 0.09) * 2 = 1.18
+        {"skill": 0.5, "savings": 0.01},  # 0.295: below the line, floored at 0
+        {"skill": 2.0, "savings": 5.9},  # capped at 6
+        {"location": NORTH, "property": OCCUPIED, "savings": 1.0, "months_displaced": 5},  # 0.6 * 0.68 = 0.408
+        {"location": SOUTH, "savings": 1.0, "status": REDISPLACED},  # an IDP: 0.8 * 0.3 = 0.24
+        {"location": NORTH, "size": 0, "detained": 1, "status": DETAINED, "savings": 1.0},  # held: saves nothing
+    ]
+    st_ = build(rows, s, livelihood=np.array([0.6, 0.3]))
+    flows = run(livelihoods, st_, s)
+    want = [1.0 + 0.5 * 0.78, 0.0, 6.0, 1.0 + 0.5 * (0.408 - 0.4), 1.0 + 0.5 * (0.24 - 0.4), 1.0]
+    np.testing.assert_allclose(st_.pop.savings, want, rtol=1e-6)
+    assert st_.pop.months_displaced.tolist() == [6, 1, 1, 5, 1, 0]  # displaced only
+    assert flows.births == 0
+
+
+def test_displaced_households_gain_members_at_the_growth_rate_up_to_the_largest_size():
+    s = scenario(**{"population.growth_annual": 0.2, "population.max_household_size": 5})
+    m = 1.2 ** (1 / 12) - 1
+    rows = [
+        {"size": 4},  # 4m: born
+        {"size": 4},  # draw above 4m
+        {"size": 5},  # at the largest size
+        {"location": NORTH, "size": 4},  # at home: no growth counted
+        {"location": NORTH, "origin": S, "size": 1},  # an IDP of one: m
+    ]
+    st_ = build(rows, s, weight=3)
+    st_.births_by_origin[:] = [10, 20]  # born in earlier months
+    flows = run(livelihoods, st_, s, {Draw.BIRTH: [4 * m - 1e-4, 4 * m + 1e-4, 0.0, 0.0, m - 1e-4]})
+    assert st_.pop.size.tolist() == [5, 4, 5, 4, 2]
+    assert flows.births == 2 * 3
+    np.testing.assert_array_equal(st_.births_by_origin, [13, 23])
+    assert st_.pop.months_displaced.tolist() == [1, 1, 1, 0, 1]  # the month is counted too
+    assert st_.pop.savings[0] > 0  # and savings move
+
+
+def test_no_growth_draws_nothing():
+    s = scenario()
+    draws = Draws({Draw.BIRTH: 0.0})
+    st_ = build([{}], s)
+    run(livelihoods, st_, s, draws)
+    assert st_.pop.size[0] == 4 and Draw.BIRTH not in draws.used
+
+
+# ------------------------------------------------------------------------------ 7.9 information
+
+
+def test_learning_counts_ties_back_home_and_held_and_moves_perceived_risk():
+    s = scenario(
+        **{
+            "network.learning_rate": 0.3,
+            "network.media_rate": 0.02,
+            "controllers.gov.detention_on_return": 0.01,
+            "security.military_age_multiplier": 2.0,
+        }
+    )
+    rows = [
+        {"perceived_risk": 0.1, "info_confidence": 0.5},  # hears 1 back home, 2 held
+        {"location": NORTH},  # back home and free
+        {"location": NORTH, "size": 3, "detained": 1},  # home, a member held
+        {"location": NORTH, "size": 0, "detained": 1, "status": DETAINED},
+        {"perceived_risk": 0.1, "military_age_man": True},  # hears nothing: only the pull to the true risk
+        {"location": NORTH, "perceived_risk": 0.3},  # at home: keeps its belief
+    ]
+    ties = [[1, 2, 3], [0, 0, 0], [1, 1, 1], [4, 4, 4], [4, 4, 0], [1, 2, 3]]
+    st_ = build(rows, s, ties=ties)
+    run(learn, st_, s)
+    assert st_.news_back.tolist() == [1, 0, 3, 0, 0, 1]
+    assert st_.news_detained.tolist() == [2, 0, 0, 0, 0, 2]
+    r0 = 0.1 + 0.3 * 0.5 * (2 / 3 - 0.1) + 0.02 * (0.01 - 0.1)
+    r4 = 0.1 + 0.02 * (0.02 - 0.1)
+    np.testing.assert_allclose(st_.pop.perceived_risk, [r0, 0, 0, 0, r4, 0.3], rtol=1e-6)
+    np.testing.assert_array_equal(st_.news_code, codes(st_.pop.status, st_.pop.detained))
+    # next month, nothing changed: the counts stay, the beliefs move on
+    run(learn, st_, s)
+    assert st_.news_back.tolist() == [1, 0, 3, 0, 0, 1]
+    back, held = count_news(st_.ties, st_.news_code)
+    np.testing.assert_array_equal(back, st_.news_back)
+    np.testing.assert_array_equal(held, st_.news_detained)
+
+
+def test_the_network_share_back_home_enters_next_months_decision():
+    s = scenario(**{"decision.network": 2.0})
+    st_ = build([{"savings": 5.0}, {"location": NORTH}], s, ties=[[1, 1, 1, 1], [1, 1, 1, 1]])
+    tab = Tables.build(s, st_.geo, levers_at(s, st_.geo, 0), st_.livelihood)
+    before = decide_module.inputs(st_, tab, s).network[0]
+    run(learn, st_, s)
+    after = decide_module.inputs(st_, tab, s).network[0]
+    assert (before, after) == (0.0, 1.0)
+
+
+def test_perceived_risk_update_formula():
+    from returnsim.scenario import Network
+
+    cfg = Network(learning_rate=0.4, media_rate=0.1)
+    f = np.float32
+    r = perceived_risk_update(
+        np.array([0.2, 0.2, 0.9], f),
+        np.array([0.05, 0.05, 0.05], f),
+        np.array([3, 0, 0], np.int8),
+        np.array([1, 0, 4], np.int8),
+        np.array([0.5, 0.5, 1.0], f),
+        cfg,
+    )
+    want = [0.2 + 0.4 * 0.5 * (0.25 - 0.2) + 0.1 * (0.05 - 0.2), 0.2 + 0.1 * (0.05 - 0.2), 0.9 + 0.4 * 0.1 - 0.085]
+    np.testing.assert_allclose(r, want, rtol=1e-6)
+    eager = Network(learning_rate=1.0, media_rate=0.5)  # overshoots: kept within 0 and 1
+    r = perceived_risk_update(
+        np.array([0.9, 0.1], f),
+        np.array([1.0, 0.0], f),
+        np.array([0, 1], np.int8),
+        np.array([1, 0], np.int8),
+        np.array([1.0, 1.0], f),
+        eager,
+    )
+    np.testing.assert_array_equal(r, [1.0, 0.0])
+
+
+# --------------------------------------------------------------------------------- 7.0 levers, exact
+
+
+def lever(s, name, t=0):
+    return getattr(levers_at(s, Geography.from_scenario(s), t), name)
+
+
+def test_event_windows_end_months_and_forever():
+    s = scenario(
+        [
+            {"type": "host_pressure", "month": "2020-02", "end": "2020-03", "host": "alpha", "level": 0.9},
+            {"type": "host_pressure", "month": "2020-05", "months": 2, "host": "beta", "level": 0.8},
+            {"type": "return_package", "month": "2019-06", "host": "alpha", "subsidy": 1.0},  # before the start
+        ]
+    )
+    alpha = [float(lever(s, "host_pressure", t)[0]) for t in range(5)]
+    beta = [float(lever(s, "host_pressure", t)[1]) for t in range(8)]
+    assert alpha == [0.3, 0.9, 0.9, 0.3, 0.3]
+    assert beta == [0.3] * 4 + [0.8, 0.8, 0.3, 0.3]
+    assert [float(lever(s, "host_return_cost", t)[0]) for t in (0, 100)] == [2.0, 2.0]
+
+
+def test_within_a_kind_the_later_start_overrides_whatever_the_file_order():
+    late = {"type": "host_pressure", "month": "2020-03", "host": "alpha", "level": 0.9}
+    early = {"type": "host_pressure", "month": "2020-01", "host": "alpha", "level": 0.6}
+    same = {"type": "host_pressure", "month": "2020-03", "host": "alpha", "level": 0.1}
+    assert float(lever(scenario([late, early]), "host_pressure", 3)[0]) == 0.9
+    assert float(lever(scenario([early, late]), "host_pressure", 3)[0]) == 0.9
+    assert float(lever(scenario([late, same]), "host_pressure", 3)[0]) == 0.1  # same start: file order
+
+
+def test_deportation_event_sets_rate_targeting_destination_or_a_quota():
+    rate = {"type": "deportation", "month": "2020-01", "months": 1, "host": "beta", "rate": 0.3}
+    quota = {
+        "type": "deportation",
+        "month": "2020-02",
+        "host": "alpha",
+        "quota": 500,
+        "targeting": "single_men",
+        "destination": "south",
+    }
+    s = scenario([rate, quota], **{"hosts.alpha.deportation_rate": 0.05})
+    lv0, lv1 = (levers_at(s, Geography.from_scenario(s), t) for t in (0, 1))
+    assert lv0.deportation_rate.tolist() == [0.05, 0.3] and np.isnan(lv0.deportation_quota).all()
+    assert lv0.deportation_targeting.tolist() == [1, 1] and lv0.deportation_destination.tolist() == [ORIGIN] * 2
+    assert lv1.deportation_rate.tolist() == [0.0, 0.0]
+    assert lv1.deportation_quota[0] == 500 and np.isnan(lv1.deportation_quota[1])
+    assert lv1.deportation_targeting[0] == TARGETING.index("single_men") and lv1.deportation_destination[0] == S
+
+
+def test_aid_change_sets_a_level_or_adds_a_change_within_zero_and_one():
+    events = [
+        {"type": "aid_change", "month": "2020-01", "host": "alpha", "level": 0.9},
+        {"type": "aid_change", "month": "2020-02", "host": "alpha", "change": 0.3},
+        {"type": "aid_change", "month": "2020-01", "host": "beta", "change": -0.5},
+    ]
+    s = scenario(events)
+    assert lever(s, "host_aid", 0).tolist() == [0.9, 0.0]
+    assert lever(s, "host_aid", 1).tolist() == [1.0, 0.0]
+
+
+def test_host_levers_from_border_shock_and_package_events():
+    events = [
+        {"type": "border_closure", "month": "2020-01", "host": "beta"},
+        {"type": "host_conflict_shock", "month": "2020-01", "host": "alpha", "violence": 0.3},
+        {"type": "host_conflict_shock", "month": "2020-01", "host": "alpha", "violence": 0.2},
+        {"type": "return_package", "month": "2020-01", "host": "alpha", "subsidy": 1.0},
+        {"type": "return_package", "month": "2020-01", "host": "alpha", "subsidy": 0.5},
+        {"type": "return_package", "month": "2020-01", "host": "beta", "subsidy": 9.0},
+    ]
+    s = scenario(events, **{"hosts.alpha.return_cost": 3.0, "hosts.beta.return_cost": 2.0})
+    assert lever(s, "host_border_open", 0).tolist() == [True, False]
+    assert lever(s, "host_violence", 0).tolist() == [0.3, 0.0]  # the strongest shock
+    assert lever(s, "host_return_cost", 0).tolist() == [1.5, 0.0]  # subsidies add up, not below 0
+    reopened = scenario(
+        [{"type": "border_closure", "month": "2020-01", "host": "beta", "open": True}],
+        **{"hosts.beta.border_open": False},
+    )
+    assert lever(reopened, "host_border_open", 0).tolist() == [True, True]
+
+
+def test_sanctions_relief_lifts_sanctions_and_ramps_aid_up():
+    relief = {"type": "sanctions_relief", "month": "2020-01", "reconstruction_aid": 0.6, "ramp_months": 4}
+    keep = {"type": "sanctions_relief", "month": "2020-01", "lift_sanctions": False, "reconstruction_aid": 0.6}
+    s = scenario([relief], **{"economy.reconstruction_aid": 0.1})
+    assert [round(lever(s, "reconstruction_aid", t), 9) for t in range(5)] == [0.25, 0.4, 0.55, 0.7, 0.7]
+    assert lever(s, "sanctions", 0) is False
+    k = scenario([keep], **{"economy.reconstruction_aid": 0.7})
+    assert lever(k, "sanctions", 0) is True and lever(k, "reconstruction_aid", 11) == 1.0  # at most 1
+
+
+def test_confiscation_law_by_region_after_its_window_and_restitution_rate():
+    events = [
+        {"type": "property_confiscation", "month": "2020-01", "hazard": 0.01, "regions": ["south"]},
+        {"type": "property_restitution", "month": "2021-06", "monthly": 0.02, "repeal_confiscation": False},
+        {"type": "property_restitution", "month": "2022-01", "monthly": 0.03},
+    ]
+    s = scenario(events, **{"property.confiscation_hazard": 0.001})
+    assert lever(s, "confiscation_hazard", 11).tolist() == [0.001, 0.001]  # within the 12-month claim window
+    assert lever(s, "confiscation_hazard", 12).tolist() == [0.001, 0.01]
+    assert lever(s, "restitution_monthly", 17) == 0.02 and lever(s, "confiscation_hazard", 17)[1] == 0.01
+    assert lever(s, "restitution_monthly", 24) == 0.03 and lever(s, "confiscation_hazard", 24).tolist() == [0, 0]
+
+
+def test_control_change_and_conscription_events():
+    events = [
+        {"type": "control_change", "month": "2020-02", "region": "north", "controller": "rebels"},
+        {"type": "conscription", "month": "2020-01", "controllers": ["rebels"], "enforced": True},
+        {"type": "conscription", "month": "2020-03", "enforced": False},
+    ]
+    s = scenario(events, **{"controllers.gov.conscription": False})
+    assert lever(s, "controller", 0).tolist() == [GOV, REBELS] and lever(s, "controller", 1).tolist() == [1, 1]
+    assert lever(s, "conscription", 0).tolist() == [False, True]  # the named controller only
+    assert lever(s, "conscription", 2).tolist() == [False, False]  # empty list: every controller
+
+
+def test_amnesties_and_guarantees_multiply_detention_factors_by_controller_and_profile():
+    events = [
+        {"type": "amnesty", "month": "2020-01", "detention_factor": 0.5},  # military-age men, all controllers
+        {
+            "type": "security_guarantee",
+            "month": "2020-02",
+            "controllers": ["gov"],
+            "profiles": ["politically_exposed", "others"],
+            "detention_factor": 0.2,
+            "credibility": 0.4,
+        },
+    ]
+    s = scenario(events)
+    factor = lever(s, "detention_factor", 1)
+    np.testing.assert_allclose(factor, [[0.2, 0.5, 0.2, 0.1], [1.0, 0.5, 1.0, 0.5]])
+    assert lever(s, "announcements", 0) == ()  # no credibility
+    (a,) = lever(s, "announcements", 1)
+    assert a.controllers.tolist() == [True, False] and a.profiles.tolist() == [True, False, True, True]
+    assert (a.detention_factor, a.credibility) == (0.2, 0.4)
+    assert lever(s, "announcements", 2) == ()  # the first month only
+
+
+def test_conflict_displacement_lever_describes_the_event_in_force():
+    events = [
+        {"type": "host_pressure", "month": "2020-01", "host": "alpha", "level": 0.5},
+        {
+            "type": "conflict_displacement",
+            "month": "2020-02",
+            "months": 3,
+            "region": "south",
+            "persons": 900,
+            "destinations": {"north": 1.0, "beta": 3.0},
+        },
+    ]
+    s = scenario(events)
+    assert lever(s, "displacements", 0) == () and lever(s, "displacements", 4) == ()
+    (d,) = lever(s, "displacements", 2)
+    assert (d.event_id, d.salt, d.region, d.share, d.persons, d.months, d.elapsed) == (
+        "conflict_displacement_1",
+        1,
+        S,
+        None,
+        900.0,
+        3,
+        1,
+    )
+    assert d.destinations.tolist() == [NORTH, BETA] and d.weights.tolist() == [0.25, 0.75]
+    one_off = scenario([{**events[1], "months": None, "share": 0.2, "persons": None}])
+    assert [len(lever(one_off, "displacements", t)) for t in range(3)] == [0, 1, 0]
+
+
+def test_levers_without_events_are_the_scenarios_values():
+    s = scenario(
+        **{
+            "hosts.beta.pressure": 0.65,
+            "controllers.rebels.detention_monthly": 0.004,
+            "hosts.beta.deportation_destination": "south",
+        }
+    )
+    lv = levers_at(s, Geography.from_scenario(s), 30)
+    assert lv.host_pressure.tolist() == [0.3, 0.65] and lv.detention_monthly.tolist() == [0.0003, 0.004]
+    assert (lv.detention_factor == 1).all() and lv.announcements == () and lv.displacements == ()
+    assert lv.deportation_destination.tolist() == [ORIGIN, S]
+
+
+def test_levers_are_read_only():
+    s = scenario([{"type": "host_pressure", "month": "2020-01", "host": "alpha", "level": 0.5}])
+    lv = levers_at(s, Geography.from_scenario(s), 0)
+    for name in ("host_pressure", "controller", "detention_factor", "confiscation_hazard", "deportation_rate"):
+        with pytest.raises(ValueError, match="read-only"):
+            getattr(lv, name)[0] = 0
+
+
+# ------------------------------------------------------------------------ kernels at their edges
+
+
+def test_kernels_at_their_edges():
+    assert decision.expit(np.array([-1000.0, 1000.0])).tolist() == [0.0, 1.0]  # no overflow warning either
+    never = decision.intend_within(np.array([0.1, 0.5], np.float32), 0)
+    assert never.tolist() == [0.0, 0.0] and never.dtype == np.float32
+    assert decision.intend_within(np.float32(0.1), 1) == pytest.approx(0.1, rel=1e-6)
+    from returnsim.scenario import Redisplacement
+
+    r = Redisplacement(intercept=-3.0, violence=1.0, poverty=2.0, property_loss=1.5)
+    assert decision.redisplacement_hazard(0.0, 0.0, 1.0, r) == pytest.approx(sigmoid(-1.5))
+    assert decision.redisplacement_hazard(0.5, 0.1, 0.8, r) == pytest.approx(sigmoid(-3 + 0.5 + 0.2 + 1.2))
+
+
+def test_a_draw_equal_to_the_probability_does_not_fire():
+    """Every decision happens when its uniform draw is *below* its probability (a draw in [0, 1) below p has
+    probability exactly p); these probabilities are exactly 0.5, and so are the draws."""
+    half = Draws(default=0.5)
+    events = [
+        {"type": "deportation", "month": "2020-01", "host": "alpha", "rate": 0.5, "targeting": "all"},
+        {"type": "property_confiscation", "month": "2020-01", "hazard": 0.5, "claim_window_months": 0},
+        {"type": "property_restitution", "month": "2020-01", "monthly": 0.5, "repeal_confiscation": False},
+        {
+            "type": "conflict_displacement",
+            "month": "2020-01",
+            "region": "south",
+            "share": 0.5,
+            "destinations": {"alpha": 1.0, "beta": 1.0},
+        },
+    ]
+    s = scenario(
+        events,
+        **{
+            "property.claim_success": 0.0,
+            "security.release_monthly": 0.5,
+            "controllers.gov.detention_on_return": 0.5,
+            "controllers.gov.detention_monthly": 0.5,
+            "redisplacement.intercept": 0.0,
+            "redisplacement.violence": 0.0,
+            "redisplacement.poverty": 0.0,
+            "redisplacement.property_loss": 0.0,
+            "hosts.beta.registered_share": 0.5,
+        },
+    )
+    rows = [
+        {},  # deportation at 0.5
+        {"location": NORTH, "arrived": 0, "size": 2, "detained": 1},  # arrival at 0.5, release at 0.5
+        {"location": NORTH, "arrived": NEVER},  # monthly detention at 0.5, re-displacement at sigma(0)
+        {"property": OCCUPIED, "location": SOUTH},  # restitution at 0.5 (an IDP: confiscation of intact homes)
+        {"location": SOUTH, "origin": S, "registered": True},  # flees with 0.5; destination draw 0.5 is beta
+    ]
+    st_ = build(rows, s, t=0)
+    before = {k: v.copy() for k, v in st_.pop.columns().items()}
+    for stage in (deport, security, redisplace, property_):
+        run(stage, st_, s, half)
+    for name in ("location", "status", "size", "detained", "property", "forced"):
+        np.testing.assert_array_equal(getattr(st_.pop, name), before[name], err_msg=name)
+    run(flee, st_, s, Draws({Draw.CONFLICT: 0.0, Draw.DESTINATION: 0.5, Draw.REGISTER: 0.5}))
+    assert st_.pop.location[4] == BETA and not st_.pop.registered[4]  # weights 1/2, 1/2: 0.5 is the second
+    growth = scenario(**{"population.growth_annual": 0.12})
+    monthly = np.float32(1.12 ** (1 / 12) - 1)
+    st_ = build([{"size": 3}], growth)
+    run(livelihoods, st_, growth, {Draw.BIRTH: np.float32(3) * monthly})
+    assert st_.pop.size[0] == 3
+
+
+# ------------------------------------------------------------------------------- random small worlds
+
+KINDS = ("refugee", "idp", "returned", "returned_held", "detained", "redisplaced")
+
+
+@st.composite
+def households(draw):
+    origin = draw(st.integers(0, 1))
+    kind = draw(st.sampled_from(KINDS))
+    other = home(1 - origin)
+    location = {
+        "refugee": draw(st.sampled_from([ALPHA, BETA])),
+        "idp": other,
+        "returned": home(origin),
+        "returned_held": home(origin),
+        "detained": draw(st.sampled_from([home(origin), other])),
+        "redisplaced": draw(st.sampled_from([ALPHA, BETA, other])),
+    }[kind]
+    status = {"returned": RETURNED, "returned_held": RETURNED, "detained": DETAINED, "redisplaced": REDISPLACED}
+    man = draw(st.booleans())
+    size = 0 if kind == "detained" else draw(st.integers(1, 8))
+    unit = st.floats(0.0, 1.0, width=32)
+    return {
+        "location": location,
+        "origin": origin,
+        "size": size,
+        "military_age_man": man,
+        "single_man": man and size == 1,
+        "exposed": draw(st.booleans()),
+        "registered": draw(st.booleans()),
+        "property": draw(st.integers(0, 4)),
+        "skill": draw(st.floats(0.25, 3.0, width=32)),
+        "savings": draw(st.floats(0.0, 10.0, width=32)),
+        "months_displaced": draw(st.integers(0, 100)),
+        "perceived_risk": draw(unit),
+        "info_confidence": draw(unit),
+        "attachment": draw(unit),
+        "status": status.get(kind, DISPLACED),
+        "forced": draw(st.booleans()),
+        "detained": draw(st.integers(1, 3)) if kind in ("detained", "returned_held") else 0,
+        "arrived": draw(st.sampled_from([NEVER, 0] if location < 2 else [NEVER, 0, 1])),  # before this month
+    }
+
+
+EVERYTHING = [
+    {"type": "deportation", "month": "2020-01", "host": "beta", "quota": 20, "targeting": "all"},
+    {"type": "property_confiscation", "month": "2020-01", "hazard": 0.3, "claim_window_months": 0},
+    {"type": "property_restitution", "month": "2020-01", "monthly": 0.2, "repeal_confiscation": False},
+    {"type": "amnesty", "month": "2020-03", "profiles": ["all"], "detention_factor": 0.5, "credibility": 0.5},
+    {
+        "type": "conflict_displacement",
+        "month": "2020-03",
+        "region": "south",
+        "share": 0.5,
+        "destinations": {"north": 1.0, "alpha": 1.0},
+    },
+]
+
+
+@st.composite
+def worlds(draw):
+    """A random small state, month 2 or 3 of a scenario where every mechanism is active."""
+    rows = draw(st.lists(households(), min_size=1, max_size=12))
+    n = len(rows)
+    k = draw(st.integers(0, 4))
+    ties = [[draw(st.integers(0, n - 1)) for _ in range(k)] for _ in range(n)]
+    rate = st.floats(0.0, 1.0)
+    s = scenario(
+        EVERYTHING,
+        **{
+            "decision.intercept": draw(st.floats(-6.0, 2.0)),
+            "hosts.alpha.deportation_rate": draw(rate),
+            "hosts.alpha.deportation_targeting": draw(st.sampled_from(TARGETING)),
+            "hosts.alpha.deportation_destination": draw(st.sampled_from(["origin", "south"])),
+            "controllers.gov.detention_on_return": draw(st.floats(0.0, 0.5)),
+            "controllers.rebels.detention_monthly": draw(st.floats(0.0, 0.5)),
+            "security.release_monthly": draw(rate),
+            "redisplacement.intercept": draw(st.floats(-5.0, 1.0)),
+            "population.growth_annual": draw(st.floats(0.0, 0.2)),
+            "population.max_household_size": 10,
+        },
+    )
+    t = draw(st.integers(2, 3))
+    state = build(rows, s, weight=draw(st.integers(1, 3)), t=t, ties=ties if k else None)
+    seed = draw(st.integers(0, 2**32 - 1))
+    return s, state, seed
+
+
+def consistent(state: State) -> None:
+    """Statuses agree with where households are and who is held."""
+    pop, nH = state.pop, state.geo.n_hosts
+    at_home = pop.location == pop.origin + nH
+    status = pop.status
+    assert (at_home[status == RETURNED]).all()
+    assert not at_home[(status == DISPLACED) | (status == REDISPLACED)].any()
+    assert ((pop.size == 0) == (status == DETAINED)).all()
+    assert (pop.detained[status == DETAINED] > 0).all()
+    np.testing.assert_array_equal(state.displaced(), (status == DISPLACED) | (status == REDISPLACED))
+
+
+PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROPERTY
+@given(world=worlds())
+def test_every_transition_conserves_persons_origin_by_origin(world):
+    s, state, seed = world
+    streams = Streams(seed)
+    consistent(state)
+    for stage in STAGES:
+        before = persons_by_origin(state)
+        born_before = state.births_by_origin.copy()
+        flows = stage(state, levers_at(s, state.geo, state.t), s, streams)
+        state.apply(flows.changes)
+        born = state.births_by_origin - born_before
+        np.testing.assert_array_equal(persons_by_origin(state), before + born, err_msg=stage.__name__)
+        assert flows.births == born.sum(), stage.__name__
+        consistent(state)
+
+
+@PROPERTY
+@given(world=worlds())
+def test_flows_count_what_the_changes_do(world):
+    s, state, seed = world
+    streams, w = Streams(seed), state.pop.weight
+    for stage in STAGES:
+        pop = state.pop
+        before = {k: v.copy() for k, v in pop.columns().items()}
+        flows = stage(state, levers_at(s, state.geo, state.t), s, streams)
+        state.apply(flows.changes)
+        came_home = (pop.arrived == state.t) & (before["arrived"] != state.t)
+        if stage is decide:
+            assert flows.returns_voluntary_from.sum() == (before["size"][came_home] * w).sum()
+            assert not pop.forced[came_home].any()
+        if stage is deport and len(flows.returns_forced_from):
+            assert flows.returns_forced_from.sum() == (before["size"][came_home] * w).sum()
+            assert pop.forced[came_home].all()
+        if stage is security:
+            assert flows.detained - flows.released == (pop.detained.sum() - before["detained"].sum()) * w
+        if stage is redisplace:
+            left = (before["status"] == RETURNED) & (pop.status == REDISPLACED)
+            assert flows.redisplaced == (pop.size[left].astype(int) * w).sum()
+        if stage is property_:
+            taken = (before["property"] != CONFISCATED) & (pop.property == CONFISCATED)
+            given = (before["property"] >= OCCUPIED) & (pop.property == INTACT)
+            assert (flows.properties_confiscated, flows.properties_restituted) == (taken.sum() * w, given.sum() * w)
+
+
+def single_stage(stage, s, state, seed):
+    flows = stage(state, levers_at(s, state.geo, state.t), s, Streams(seed))
+    state.apply(flows.changes)
+    return flows
+
+
+@PROPERTY
+@given(world=worlds())
+def test_zero_rates_move_nobody(world):
+    s, state, seed = world
+    zero = s.with_changes(
+        {
+            "events": [],
+            "hosts.alpha.deportation_rate": 0.0,
+            "controllers.gov.detention_on_return": 0.0,
+            "controllers.gov.detention_monthly": 0.0,
+            "controllers.rebels.detention_on_return": 0.0,
+            "controllers.rebels.detention_monthly": 0.0,
+            "security.release_monthly": 0.0,
+            "population.growth_annual": 0.0,
+            "property.confiscation_hazard": 0.0,
+            "property.restitution_monthly": 0.0,
+        }
+    )
+    pop = state.pop
+    before = {k: v.copy() for k, v in pop.columns().items()}
+    assert single_stage(deport, zero, state, seed).changes == ()
+    flows = single_stage(security, zero, state, seed)
+    assert flows.detained == flows.released == 0
+    flows = single_stage(property_, zero, state, seed)
+    assert flows.properties_confiscated == flows.properties_restituted == 0
+    flows = single_stage(livelihoods, zero, state, seed)
+    assert flows.births == 0
+    assert single_stage(flee, zero, state, seed).changes == ()
+    assert single_stage(announce, zero, state, seed).changes == ()
+    for name in ("location", "status", "size", "detained", "property", "forced", "registered"):
+        np.testing.assert_array_equal(getattr(pop, name), before[name], err_msg=name)
+
+
+def moved_by(stage, s, state, seed, column="arrived") -> np.ndarray:
+    """Which rows a stage changes (run on a copy of the state)."""
+    copy = deepcopy(state)
+    before = getattr(copy.pop, column).copy()
+    single_stage(stage, s, copy, seed)
+    return getattr(copy.pop, column) != before
+
+
+@PROPERTY
+@given(world=worlds(), more=st.floats(0.0, 1.0))
+def test_more_risk_never_more_returns_and_more_pressure_never_fewer(world, more):
+    s, state, seed = world
+    base = moved_by(decide, s, state, seed)
+    state.pop.perceived_risk[:] = np.minimum(state.pop.perceived_risk + np.float32(more), 1)
+    riskier = moved_by(decide, s, state, seed)
+    assert not (riskier & ~base).any()
+    pushed = moved_by(decide, s.with_changes({"hosts.alpha.pressure": 1.0, "hosts.beta.pressure": 1.0}), state, seed)
+    assert not (riskier & ~pushed).any()
+
+
+@PROPERTY
+@given(world=worlds(), factor=st.floats(1.0, 50.0))
+def test_higher_rates_touch_more_households(world, factor):
+    s, state, seed = world
+
+    c = s.controllers
+    no_release = s.with_changes({"security.release_monthly": 0.0})
+    no_arrest = s.with_changes(
+        {f"controllers.{n}.{k}": 0.0 for n in c for k in ("detention_on_return", "detention_monthly")}
+    )
+    for key, value, stage, column, base in (
+        ("controllers.gov.detention_on_return", c["gov"].detention_on_return, security, "detained", no_release),
+        ("controllers.rebels.detention_monthly", c["rebels"].detention_monthly, security, "detained", no_release),
+        ("security.release_monthly", s.security.release_monthly, security, "detained", no_arrest),
+        ("hosts.alpha.deportation_rate", s.hosts["alpha"].deportation_rate, deport, "arrived", s),
+        ("events.property_confiscation_1.hazard", 0.3, property_, "property", s),
+    ):
+        high_scenario = base.with_changes({key: min(1.0, value * factor)})
+        low, high = moved_by(stage, base, state, seed, column), moved_by(stage, high_scenario, state, seed, column)
+        assert not (low & ~high).any(), key
+    worse = s.with_changes({"redisplacement.intercept": s.redisplacement.intercept + factor / 10})
+    assert not (
+        moved_by(redisplace, s, state, seed, "status") & ~moved_by(redisplace, worse, state, seed, "status")
+    ).any()
