@@ -55,6 +55,7 @@ class Draw(IntEnum):
     DEREGISTRATION = 16  # which refugees leave a host's register
     DESTRUCTION = 17  # whose home is destroyed or damaged
     TEMPORARY = 18  # which of the newly displaced go back after a short while
+    ROUNDING = 19  # whether the row that crosses an event's count of persons moves (transitions.movements.pick)
 
 
 class Streams:

@@ -54,10 +54,17 @@ def checks(frame) -> list[tuple[str, str, bool]]:
         if family == "refugee_stock":
             part = part[part["label"].str[-7:] >= "2018-01"]
         if len(part):
-            ratio = np.maximum(part["ratio"].to_numpy(), 1e-9)
-            worst = float(np.max(np.maximum(ratio, 1 / ratio)))
+            ratio = part["ratio"].to_numpy()
+            off = np.where(ratio > 0, np.maximum(ratio, 1 / np.where(ratio > 0, ratio, 1.0)), np.inf)
+            i = int(np.argmax(off))
+            label, worst = part["label"].iloc[i], float(off[i])
             tol = "x1.5" if family == "returns_by_host" else "15 %"
-            shown = f"worst x{worst:.2f}" if family == "returns_by_host" else f"worst {100 * (worst - 1):.1f} %"
+            if not np.isfinite(worst):
+                shown = f"worst: none in the model for {label}"
+            elif family == "returns_by_host":
+                shown = f"worst x{ratio[i]:.2f} ({label})"
+            else:
+                shown = f"worst {100 * (ratio[i] - 1):+.1f} % ({label})"
             out.append((f"{what}: within {tol}", shown, bool(part["within"].all())))
     for family, what, tol in (("intention", "12-month intention", 1.5), ("hope", "hope to return one day", 10.0)):
         part = _values(frame, family)

@@ -22,7 +22,8 @@ or damaged are destroyed with ``destroyed_share``, or intact ones damaged with `
 lives in them.
 
 Which households move is decided by each household's own draw (``returnsim.streams``): the households with the
-smallest draws go first, until the persons are reached, so that the same households move in any scenario with
+smallest draws go first, until the persons are reached (the last row by chance, so that the persons moved are
+right on average at any scale), so that the same households move in any scenario with
 the same seed.
 """
 
@@ -40,15 +41,33 @@ from returnsim.transitions import DAMAGED, DEPARTED, DESTROYED, DISPLACED, INTAC
 __all__ = ["come_back", "deregister", "destroy_homes", "displace_stayers", "pick", "register"]
 
 
-def pick(rows: np.ndarray, persons_per_row: np.ndarray, persons: float, draws: np.ndarray) -> np.ndarray:
-    """The rows with the smallest draws, as many as hold ``persons``; the row that crosses the total is taken if
-    at least half of it is still wanted (so the total is met to within half a row)."""
+def pick(
+    rows: np.ndarray, persons_per_row: np.ndarray, persons: float, draws: np.ndarray, coins: np.ndarray
+) -> np.ndarray:
+    """The rows with the smallest ``draws``, as many as hold ``persons``.
+
+    The row that crosses the total is taken with the probability of the part of it still wanted (its own
+    ``coins`` value below that part), so the persons moved are right on average at any scale: a monthly
+    share of an event smaller than one row still moves a row now and then, instead of never.
+
+    >>> rows, size = np.arange(4), np.full(4, 10.0)
+    >>> draws = np.array([0.4, 0.1, 0.3, 0.2])  # rows 1 and 3 fill 20 persons; row 2 would cross 25
+    >>> pick(rows, size, 25.0, draws, coins=np.array([0.9, 0.9, 0.4, 0.9])).tolist()  # 0.4 < 5/10: taken
+    [1, 2, 3]
+    >>> pick(rows, size, 25.0, draws, coins=np.array([0.9, 0.9, 0.6, 0.9])).tolist()
+    [1, 3]
+    """
     if persons <= 0 or len(rows) == 0:
         return rows[:0]
     order = np.argsort(draws, kind="stable")
     size = persons_per_row[order]
-    before = np.concatenate([[0.0], np.cumsum(size)[:-1]])
-    take = before + size / 2 <= persons
+    after = np.cumsum(size)
+    before = after - size
+    take = after <= persons
+    crossing = np.flatnonzero((before < persons) & (after > persons))
+    if len(crossing):
+        c = crossing[0]
+        take[c] = coins[order[c]] < (persons - before[c]) / size[c]
     return np.sort(rows[order[take]])
 
 
@@ -62,7 +81,8 @@ def displace_stayers(state: State, levers: Levers, params: Scenario, streams: St
     for m in levers.new_displacements:
         rows = np.flatnonzero((pop.status == STAYER) & (pop.origin == m.region))
         persons = pop.size[rows].astype(np.float64) * pop.weight
-        go = pick(rows, persons, m.persons, streams.uniform(Draw.NEW_DISPLACEMENT, t, rows, m.salt))
+        draws = streams.uniform(Draw.NEW_DISPLACEMENT, t, rows, m.salt)
+        go = pick(rows, persons, m.persons, draws, streams.uniform(Draw.ROUNDING, t, rows, m.salt))
         where = np.searchsorted(np.cumsum(m.weights), streams.uniform(Draw.DESTINATION, t, go, m.salt), "right")
         dest = m.destinations[np.minimum(where, len(m.weights) - 1)]
         abroad = dest < nH
@@ -111,7 +131,8 @@ def register(state: State, levers: Levers, params: Scenario, streams: Streams) -
             rows = stayers[pop.origin[stayers] == region]
             persons = pop.size[rows].astype(np.float64) * pop.weight
             draws = streams.uniform(Draw.ARRIVAL, t, rows, m.salt)
-            go.append(pick(rows, persons, m.persons * m.weights[region], draws))
+            coins = streams.uniform(Draw.ROUNDING, t, rows, m.salt)
+            go.append(pick(rows, persons, m.persons * m.weights[region], draws, coins))
         go = np.concatenate(go) if go else np.zeros(0, np.int64)
         changes += [  # registered late, not newly displaced: years away, counted from their draw at the start
             Change("location", go, np.int16(m.host)),
@@ -133,7 +154,8 @@ def deregister(state: State, levers: Levers, params: Scenario, streams: Streams)
     for m in levers.deregistrations:
         rows = np.flatnonzero(state.displaced() & (pop.location == m.host))
         persons = pop.size[rows].astype(np.float64) * pop.weight
-        go = pick(rows, persons, m.persons, streams.uniform(Draw.DEREGISTRATION, t, rows, m.salt))
+        draws = streams.uniform(Draw.DEREGISTRATION, t, rows, m.salt)
+        go = pick(rows, persons, m.persons, draws, streams.uniform(Draw.ROUNDING, t, rows, m.salt))
         changes.append(Change("status", go, DEPARTED))
         total += float(pop.size[go].sum()) * pop.weight
     return Flows(deregistered=total, changes=tuple(changes))
