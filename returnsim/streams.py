@@ -10,8 +10,8 @@ Starsim; Klein et al. 2024, "Noise-free comparison of stochastic agent-based sim
 numbers").
 
 How: the generator of (decision, month) is a PCG64 seeded from ``SeedSequence([seed, decision, month])``, so
-any month can be reached at once, without drawing the months before; it draws one uniform per row up to the
-highest row asked for, and row ``i`` takes the ``i``-th. Households are identified by their row, which never
+any month can be reached at once, without drawing the months before; row ``i`` takes its ``i``-th uniform
+(the generator jumps to the lowest row asked for and draws up to the highest). Households are identified by their row, which never
 changes. Uniforms are ``float32`` (resolution 2^-24 ≈ 6e-8; the smallest rate in the library is 2e-5).
 
 ``Streams(seed, common=False)`` gives the other design for comparison: one sequential generator for the whole
@@ -77,7 +77,13 @@ class Streams:
             return self._sequential.random(len(rows), dtype=np.float32)
         if len(rows) == 0:
             return np.zeros(0, np.float32)
-        return self.generator(draw, month, salt).random(int(rows.max()) + 1, dtype=np.float32)[rows]
+        # skip the rows below the lowest asked for: PCG64 jumps ahead at once, and its 64-bit outputs each
+        # give two float32 draws, so a jump of k outputs lands on draw 2k (tests/test_core.py checks this)
+        first = int(rows.min()) & ~1
+        gen = self.generator(draw, month, salt)
+        if first:
+            gen.bit_generator.advance(first // 2)
+        return gen.random(int(rows.max()) + 1 - first, dtype=np.float32)[rows - first]
 
     def uniform_all(self, draw: Draw, month: int, n: int, salt: int = 0) -> np.ndarray:
         """One uniform per row ``0 .. n-1``: the same numbers as ``uniform`` over ``arange(n)``, without the

@@ -9,6 +9,8 @@ import pickle
 import mesa
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from returnsim import ReturnModel, load_scenario, simulate
 from returnsim.cli import main
@@ -18,6 +20,8 @@ from returnsim.scenario import ScenarioError
 from returnsim.scenario.changes import parse_assignment
 from returnsim.simulation import Simulation
 from returnsim.state import StateError
+from returnsim.streams import Draw, Streams
+from returnsim.transitions.movements import pick
 
 FAST = {"households_per_agent": 2000}
 N_BASELINE_EVENTS = len(load_scenario("baseline").events)  # a library scenario's own events come after these
@@ -245,3 +249,39 @@ def test_sequential_streams_are_a_different_design_with_the_same_population():
         a.step()
         b.step()
     assert a.series["returns_voluntary"] != b.series["returns_voluntary"]
+
+
+@pytest.mark.parametrize("first", [0, 1, 2, 3, 10_001, 500_000])
+def test_a_household_draws_the_same_number_whichever_rows_are_asked_for(first):
+    """``Streams.uniform`` jumps to the lowest row asked for; the draws must be those of the whole stream."""
+    streams = Streams(11)
+    whole = streams.uniform_all(Draw.ARRIVAL, 7, first + 40, salt=3)
+    rows = np.array([first + 39, first, first + 1, first + 17, first + 17])
+    assert np.array_equal(streams.uniform(Draw.ARRIVAL, 7, rows, salt=3), whole[rows])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 9), min_size=1, max_size=300),
+    share=st.floats(0.0, 1.2),
+    seed=st.integers(0, 2**16),
+)
+def test_pick_takes_the_smallest_draws_up_to_the_persons_asked_for(sizes, share, seed):
+    """``movements.pick`` sorts only the rows below a cut when it can: it must take exactly what sorting every
+    row takes (the rows with the smallest draws while they fit, then the crossing row by its coin)."""
+    rng = np.random.default_rng(seed)
+    size = np.array(sizes, float)
+    draws = rng.random(len(size)).astype(np.float32)
+    coins = rng.random(len(size)).astype(np.float32)
+    persons = share * size.sum()
+    rows = np.arange(len(size)) + 1000
+    expected, before = [], 0.0
+    for i in np.argsort(draws, kind="stable"):
+        if persons <= 0:
+            break
+        if before + size[i] <= persons or (before < persons and coins[i] < (persons - before) / size[i]):
+            expected.append(rows[i])
+        if before + size[i] > persons:
+            break
+        before += size[i]
+    assert pick(rows, size, persons, draws, coins).tolist() == sorted(expected)

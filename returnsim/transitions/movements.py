@@ -59,6 +59,13 @@ def pick(
     """
     if persons <= 0 or len(rows) == 0:
         return rows[:0]
+    # Only the smallest draws can be taken: sort the rows below a cut that holds the persons with room to
+    # spare (the rows below any cut come first in the full sort, so the result is the same), else sort all.
+    cut = 1.5 * persons / persons_per_row.sum() + 64 / len(rows)
+    if cut < 1:
+        below = np.flatnonzero(draws < cut)
+        if persons_per_row[below].sum() >= persons:
+            rows, persons_per_row, draws, coins = rows[below], persons_per_row[below], draws[below], coins[below]
     order = np.argsort(draws, kind="stable")
     size = persons_per_row[order]
     after = np.cumsum(size)
@@ -127,12 +134,14 @@ def register(state: State, levers: Levers, params: Scenario, streams: Streams) -
     stayers = np.flatnonzero(pop.status == STAYER)
     for m in levers.registrations:
         go = []
+        draws = streams.uniform(Draw.ARRIVAL, t, stayers, m.salt)  # once for all regions: the same numbers
+        coins = streams.uniform(Draw.ROUNDING, t, stayers, m.salt)
+        origin = pop.origin[stayers]
         for region in np.flatnonzero(m.weights):
-            rows = stayers[pop.origin[stayers] == region]
+            here = origin == region
+            rows = stayers[here]
             persons = pop.size[rows].astype(np.float64) * pop.weight
-            draws = streams.uniform(Draw.ARRIVAL, t, rows, m.salt)
-            coins = streams.uniform(Draw.ROUNDING, t, rows, m.salt)
-            go.append(pick(rows, persons, m.persons * m.weights[region], draws, coins))
+            go.append(pick(rows, persons, m.persons * m.weights[region], draws[here], coins[here]))
         go = np.concatenate(go) if go else np.zeros(0, np.int64)
         changes += [  # registered late, not newly displaced: years away, counted from their draw at the start
             Change("location", go, np.int16(m.host)),
