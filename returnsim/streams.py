@@ -11,8 +11,9 @@ numbers").
 
 How: the generator of (decision, month) is a PCG64 seeded from ``SeedSequence([seed, decision, month])``, so
 any month can be reached at once, without drawing the months before; row ``i`` takes its ``i``-th uniform
-(the generator jumps to the lowest row asked for and draws up to the highest). Households are identified by their row, which never
-changes. Uniforms are ``float32`` (resolution 2^-24 ≈ 6e-8; the smallest rate in the library is 2e-5).
+(the generator jumps to the lowest row asked for and draws up to the highest). Households are identified by
+their row, which never changes. Uniforms are ``float32`` (resolution 2^-24 ≈ 6e-8; the smallest rate in the
+library is 2e-5).
 
 ``Streams(seed, common=False)`` gives the other design for comparison: one sequential generator for the whole
 run, each decision drawing only for the households that take it (the draws of everyone after a changed

@@ -95,27 +95,48 @@ def hope_inputs(state: State, tab: Tables, params: Scenario, rows=slice(None)) -
 
 def hazards(state: State, tab: Tables, params: Scenario, rows=slice(None)) -> tuple[np.ndarray, ...]:
     """The hope to return one day ``eta``, the monthly intention hazard ``q`` of those who hope, and the return
-    probability ``p = eta * q * f`` of ``rows``: the same numbers as ``decision.hope(hope_inputs(...))`` and
-    ``decision.return_probability(inputs(...))``, with the place terms summed once per cell and a closed border
-    written as an infinite cost (its feasibility is 0 either way)."""
-    b = params.decision
+    probability ``p = eta * q * f`` of ``rows``: the numbers of ``decision.hope(hope_inputs(...))`` and
+    ``decision.return_probability(inputs(...))`` (to float32 rounding), computed in place over a few float32
+    buffers: the place terms summed once per cell, the two livelihood terms one per-cell factor of the skill,
+    and a closed border written as an infinite cost (its feasibility is 0 either way)."""
+    b, h, pop = params.decision, params.hope, state.pop
+    f32 = np.float32
     cell = state.cell[rows]
-    household = _household(state, tab, params, rows)
-    del household["return_cost"]
-    border = household.pop("border_open")
-    utility = np.take(tab.place_utility, cell)
-    utility += decision.household_utility(decision.ReturnInputs(**household), b)
-    q = decision.expit(utility)
+    attachment = pop.attachment[rows]
+    integration = np.take(tab.integration, cell)
+    integration *= np.take(_settled_table(b.integration_months), pop.months_displaced[rows])
+    term = np.empty_like(integration)
+
     hoping = np.take(tab.hope_place, cell)
-    hoping += decision.hope_household(
-        decision.HopeInputs(attachment=household["attachment"], integration=household["integration"]), params.hope
-    )
-    eta = decision.expit(hoping)
-    cost = np.take(tab.reachable_cost, cell)
-    p = decision.feasibility(household["savings"], cost, border, b.feasibility_slope)
+    hoping += np.multiply(attachment, f32(h.attachment), out=term)
+    hoping -= np.multiply(integration, f32(h.integration), out=term)
+    eta = _expit_in_place(hoping)
+
+    earnings = (b.livelihood * tab.gap + b.home_livelihood * tab.home_income).astype(np.float32)
+    utility = np.take(tab.place_utility, cell)
+    utility += np.multiply(np.take(earnings, cell), pop.skill[rows], out=term)
+    utility -= np.multiply(pop.perceived_risk[rows], f32(b.detention_risk), out=term)
+    utility += np.multiply(state.news_back[rows], f32(b.network / max(state.ties.k, 1)), out=term)
+    utility += np.multiply(attachment, f32(b.attachment), out=term)
+    utility -= np.multiply(integration, f32(b.integration), out=term)
+    q = _expit_in_place(utility)
+
+    p = np.subtract(pop.savings[rows], np.take(tab.reachable_cost, cell), out=integration)
+    p *= f32(b.feasibility_slope)
+    p = _expit_in_place(p)
+    p *= np.take(tab.border_open, cell)
     p *= q
     p *= eta
     return eta, q, p
+
+
+def _expit_in_place(x: np.ndarray) -> np.ndarray:
+    """``decision.expit(x)``, overwriting ``x``."""
+    with np.errstate(over="ignore"):  # exp(-x) overflows to inf for very negative x: the result is then 0
+        np.negative(x, out=x)
+        np.exp(x, out=x)
+        x += 1
+        return np.reciprocal(x, out=x)
 
 
 def _shares(values: np.ndarray, surveyed: np.ndarray) -> tuple[float, float]:

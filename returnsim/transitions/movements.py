@@ -29,6 +29,8 @@ the same seed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from returnsim.flows import Change, Flows
@@ -38,23 +40,23 @@ from returnsim.state import State
 from returnsim.streams import Draw, Streams
 from returnsim.transitions import DAMAGED, DEPARTED, DESTROYED, DISPLACED, INTACT, RETURNED, STAYER
 
-__all__ = ["come_back", "deregister", "destroy_homes", "displace_stayers", "pick", "register"]
+__all__ = ["coins", "come_back", "deregister", "destroy_homes", "displace_stayers", "pick", "register"]
 
 
 def pick(
-    rows: np.ndarray, persons_per_row: np.ndarray, persons: float, draws: np.ndarray, coins: np.ndarray
+    rows: np.ndarray, persons_per_row: np.ndarray, persons: float, draws: np.ndarray, coin: Callable[[int], float]
 ) -> np.ndarray:
     """The rows with the smallest ``draws``, as many as hold ``persons``.
 
-    The row that crosses the total is taken with the probability of the part of it still wanted (its own
-    ``coins`` value below that part), so the persons moved are right on average at any scale: a monthly
-    share of an event smaller than one row still moves a row now and then, instead of never.
+    The row that crosses the total is taken with the probability of the part of it still wanted (its
+    ``coin(row)``, a uniform, below that part), so the persons moved are right on average at any scale: a
+    monthly share of an event smaller than one row still moves a row now and then, instead of never.
 
     >>> rows, size = np.arange(4), np.full(4, 10.0)
     >>> draws = np.array([0.4, 0.1, 0.3, 0.2])  # rows 1 and 3 fill 20 persons; row 2 would cross 25
-    >>> pick(rows, size, 25.0, draws, coins=np.array([0.9, 0.9, 0.4, 0.9])).tolist()  # 0.4 < 5/10: taken
+    >>> pick(rows, size, 25.0, draws, coin=lambda row: 0.4).tolist()  # 0.4 < 5/10: taken
     [1, 2, 3]
-    >>> pick(rows, size, 25.0, draws, coins=np.array([0.9, 0.9, 0.6, 0.9])).tolist()
+    >>> pick(rows, size, 25.0, draws, coin=lambda row: 0.6).tolist()
     [1, 3]
     """
     if persons <= 0 or len(rows) == 0:
@@ -65,7 +67,7 @@ def pick(
     if cut < 1:
         below = np.flatnonzero(draws < cut)
         if persons_per_row[below].sum() >= persons:
-            rows, persons_per_row, draws, coins = rows[below], persons_per_row[below], draws[below], coins[below]
+            rows, persons_per_row, draws = rows[below], persons_per_row[below], draws[below]
     order = np.argsort(draws, kind="stable")
     size = persons_per_row[order]
     after = np.cumsum(size)
@@ -74,8 +76,13 @@ def pick(
     crossing = np.flatnonzero((before < persons) & (after > persons))
     if len(crossing):
         c = crossing[0]
-        take[c] = coins[order[c]] < (persons - before[c]) / size[c]
+        take[c] = coin(int(rows[order[c]])) < (persons - before[c]) / size[c]
     return np.sort(rows[order[take]])
+
+
+def coins(streams: Streams, t: int, salt: int) -> Callable[[int], float]:
+    """The ``coin`` of :func:`pick`: a row's own uniform of month ``t`` in the rounding stream."""
+    return lambda row: float(streams.uniform(Draw.ROUNDING, t, np.array([row]), salt)[0])
 
 
 def displace_stayers(state: State, levers: Levers, params: Scenario, streams: Streams) -> Flows:
@@ -89,7 +96,7 @@ def displace_stayers(state: State, levers: Levers, params: Scenario, streams: St
         rows = np.flatnonzero((pop.status == STAYER) & (pop.origin == m.region))
         persons = pop.size[rows].astype(np.float64) * pop.weight
         draws = streams.uniform(Draw.NEW_DISPLACEMENT, t, rows, m.salt)
-        go = pick(rows, persons, m.persons, draws, streams.uniform(Draw.ROUNDING, t, rows, m.salt))
+        go = pick(rows, persons, m.persons, draws, coins(streams, t, m.salt))
         where = np.searchsorted(np.cumsum(m.weights), streams.uniform(Draw.DESTINATION, t, go, m.salt), "right")
         dest = m.destinations[np.minimum(where, len(m.weights) - 1)]
         abroad = dest < nH
@@ -135,21 +142,23 @@ def register(state: State, levers: Levers, params: Scenario, streams: Streams) -
     for m in levers.registrations:
         go = []
         draws = streams.uniform(Draw.ARRIVAL, t, stayers, m.salt)  # once for all regions: the same numbers
-        coins = streams.uniform(Draw.ROUNDING, t, stayers, m.salt)
-        origin = pop.origin[stayers]
+        by_origin = np.argsort(pop.origin[stayers], kind="stable")  # each region's stayers, in row order
+        bounds = np.searchsorted(pop.origin[stayers][by_origin], np.arange(len(m.weights) + 1))
         for region in np.flatnonzero(m.weights):
-            here = origin == region
+            here = by_origin[bounds[region] : bounds[region + 1]]
             rows = stayers[here]
             persons = pop.size[rows].astype(np.float64) * pop.weight
-            go.append(pick(rows, persons, m.persons * m.weights[region], draws[here], coins[here]))
-        go = np.concatenate(go) if go else np.zeros(0, np.int64)
+            go.append(pick(rows, persons, m.persons * m.weights[region], draws[here], coins(streams, t, m.salt)))
+        go = np.sort(np.concatenate(go)) if go else np.zeros(0, np.int64)
         changes += [  # registered late, not newly displaced: years away, counted from their draw at the start
             Change("location", go, np.int16(m.host)),
             Change("status", go, DISPLACED),
             Change("registered", go, True),
             Change("months_displaced", go, (pop.months_displaced[go] + t).astype(np.int16)),
         ]
-        stayers = np.setdiff1d(stayers, go, assume_unique=True)
+        kept = np.ones(len(stayers), bool)
+        kept[np.searchsorted(stayers, go)] = False
+        stayers = stayers[kept]
         total += float(pop.size[go].sum()) * pop.weight
     return Flows(registered_arrivals=total, changes=tuple(changes))
 
@@ -164,7 +173,7 @@ def deregister(state: State, levers: Levers, params: Scenario, streams: Streams)
         rows = np.flatnonzero(state.displaced() & (pop.location == m.host))
         persons = pop.size[rows].astype(np.float64) * pop.weight
         draws = streams.uniform(Draw.DEREGISTRATION, t, rows, m.salt)
-        go = pick(rows, persons, m.persons, draws, streams.uniform(Draw.ROUNDING, t, rows, m.salt))
+        go = pick(rows, persons, m.persons, draws, coins(streams, t, m.salt))
         changes.append(Change("status", go, DEPARTED))
         total += float(pop.size[go].sum()) * pop.weight
     return Flows(deregistered=total, changes=tuple(changes))
