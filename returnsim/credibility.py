@@ -20,22 +20,14 @@ def _month(text: str) -> str:
     return text
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= 10_000:
-        raise argparse.ArgumentTypeError(f"{text} must be between 1 and 10000")
-    return value
-
-
 def _stem(name: str) -> str:
     return Path(name).name.removesuffix(".toml") or "scenario"
 
 
 def add_commands(sub) -> None:
     """Register ``validate``, ``explain`` and ``calibrate`` on the command line's subparsers."""
+    from returnsim.cli import _households_per_agent, _seeds, _whole_number
+
     v = sub.add_parser(
         "validate",
         help="set every observed series beside the model, with the error of each",
@@ -47,11 +39,13 @@ def add_commands(sub) -> None:
     v.add_argument("scenario", nargs="?", default="baseline", help="scenario file or built-in name (default: baseline)")
     v.add_argument(
         "--seeds",
-        type=_count,
+        type=_seeds,
         default=3,
         help="runs, with the scenario's seed and the ones after it (default: %(default)s)",
     )
-    v.add_argument("--households-per-agent", type=_count, metavar="K", help="scale (default: the scenario's)")
+    v.add_argument(
+        "--households-per-agent", type=_households_per_agent, metavar="K", help="scale (default: the scenario's)"
+    )
     v.add_argument(
         "--calibrate-until",
         type=_month,
@@ -85,7 +79,9 @@ def add_commands(sub) -> None:
         help="refugees in the hosts UNHCR surveys, all refugees, or all displaced (default: %(default)s)",
     )
     e.add_argument("--seed", type=int, help="seed (default: the scenario's)")
-    e.add_argument("--households-per-agent", type=_count, metavar="K", help="scale (default: the scenario's)")
+    e.add_argument(
+        "--households-per-agent", type=_households_per_agent, metavar="K", help="scale (default: the scenario's)"
+    )
     e.add_argument("--out", type=Path, help="output folder (default: results/explain-<scenario>)")
     e.add_argument("--no-plot", action="store_true", help="skip explain.png")
     e.set_defaults(handler=cmd_explain)
@@ -106,7 +102,7 @@ def add_commands(sub) -> None:
         action="store_true",
         help="the file's quick settings: fewer parameters, seeds and generations (minutes, not half an hour)",
     )
-    c.add_argument("--workers", type=_count, help="local worker processes (default: every core)")
+    c.add_argument("--workers", type=_whole_number(1, 10_000), help="local worker processes (default: every core)")
     c.add_argument(
         "--scheduler",
         metavar="ADDRESS",
