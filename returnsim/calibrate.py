@@ -463,7 +463,7 @@ def calibrate(
         best = min(finite, key=lambda c: c.loss)
         # the spread of the best's loss from seed to seed alone, with groups of as many seeds as the search used
         k = len(setup.seeds)
-        noise = spec.quick.seeds if quick else spec.noise_seeds
+        noise = noise_seeds(spec, quick)
         groups = [tuple(noise[i : i + k]) for i in range(0, len(noise) - k + 1, k)] or [tuple(noise)]
         repeat = [c.loss for c in run_map_ordered(run_map, partial(_objective_seeds, setup, best.x), groups)]
         noise_sd = float(np.std([best.loss, *repeat], ddof=1)) if repeat else 0.0
@@ -548,6 +548,12 @@ def curvature_intervals(
     ]
 
 
+def noise_seeds(spec, quick: bool) -> list[int]:
+    """The seeds that measure the best candidate's spread from seed to seed: ``noise_seeds``, or in quick mode
+    the first two of them (never the search's own seeds, whose loss the search has already seen)."""
+    return list(spec.noise_seeds[:2]) if quick else list(spec.noise_seeds)
+
+
 def _objective_seeds(setup: Setup, x: Sequence[float], seeds: Sequence[int]) -> Candidate:
     return objective(setup, x, seeds)
 
@@ -593,7 +599,7 @@ def write_report(c: Calibration, folder: Path, spec: CalibrationSpec, source: st
         for key in row["keys"].split():
             lines.append(f'"{key}" = {row["best"]:.6g}  # fits about as well: {row["low"]:.4g} to {row["high"]:.4g}')
     (folder / "calibrated.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    seeds = sorted({*c.setup.seeds, *(spec.quick.seeds if quick else spec.noise_seeds)})
+    seeds = sorted({*c.setup.seeds, *noise_seeds(spec, quick)})
     v = Validation(
         c.setup.scenario.meta.name,
         seeds,
@@ -626,7 +632,8 @@ def _markdown(c: Calibration, v, spec: CalibrationSpec, source: str, quick: bool
         "",
         f"Best loss {c.best.loss:.3f} (targets {c.best.fit:.3f}, barrier ranking {c.best.barriers:.3f}, priors "
         f"{c.best.prior:.3f}); its spread from seed to seed alone is {c.noise_sd:.3f}, so the {len(c.accepted)} "
-        f"candidates within {2 * c.noise_sd:.3f} of the best fit about as well. Their range is the uncertainty below.",
+        f"candidate{'s' if len(c.accepted) != 1 else ''} within {2 * c.noise_sd:.3f} of the best fit about as well. "
+        "Their range is the uncertainty below.",
         "",
         "## Fitted values",
         "",

@@ -11,7 +11,7 @@ import pytest
 
 from returnsim import decision, observed, simulate
 from returnsim import targets as T
-from returnsim.calibrate import CalibrationError, calibrate, load_spec, spec_from_dict
+from returnsim.calibrate import CalibrationError, calibrate, load_spec, noise_seeds, spec_from_dict
 from returnsim.cli import main
 from returnsim.explain import BARRIERS, binding_shares, contributions, explain, rank_penalty
 from returnsim.simulation import Simulation
@@ -285,3 +285,11 @@ def test_calibration_recovers_known_parameters_and_resumes(tmp_path):
     c2 = calibrate(spec, out, observed=points, tick=again.append)
     assert again == [] and (c2.best.x, c2.best.loss) == (c.best.x, c.best.loss)
     assert (out / "evaluations.csv").read_text().count("\n") == lines
+
+
+def test_quick_mode_measures_the_noise_with_seeds_the_search_did_not_use():
+    """With the search's own seed the repeat would give the same loss: a spread of 0 and no uncertainty."""
+    spec = load_spec("experiments/calibration.toml")
+    quick = noise_seeds(spec, quick=True)
+    assert len(quick) == 2 and not set(quick) & set(spec.quick.seeds)
+    assert noise_seeds(spec, quick=False) == list(spec.noise_seeds)
