@@ -67,7 +67,8 @@ def learn(state: State, levers: Levers, params: Scenario, streams: Streams) -> F
     updated = perceived_risk_update(
         pop.perceived_risk, actual[state.risk_key], back, held, pop.info_confidence, params.network
     )
-    perceived = np.where(state.displaced(), updated, pop.perceived_risk)
+    perceived = updated
+    np.copyto(perceived, pop.perceived_risk, where=~state.displaced())
     return Flows(
         changes=(
             Change("news_code", None, code),

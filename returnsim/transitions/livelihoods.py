@@ -57,10 +57,13 @@ def livelihoods(state: State, levers: Levers, params: Scenario, streams: Streams
     """Savings, months displaced and births this month (see the module documentation)."""
     pop, e, cfg = state.pop, params.economy, params.population
     tab = Tables.build(params, state.geo, levers, state.livelihood)
-    earned = np.take(tab.income, state.cell)
-    earned *= pop.skill
-    saved = np.clip(pop.savings + np.float32(e.saving_rate) * (earned - np.float32(e.poverty_line)), 0.0, e.savings_max)
-    saved = np.where(pop.status == DETAINED, pop.savings, saved.astype(np.float32))
+    saved = np.take(tab.income, state.cell)  # what each household earns, then what it has saved
+    saved *= pop.skill
+    saved -= np.float32(e.poverty_line)
+    saved *= np.float32(e.saving_rate)
+    saved += pop.savings
+    np.clip(saved, np.float32(0.0), np.float32(e.savings_max), out=saved)
+    np.copyto(saved, pop.savings, where=pop.status == DETAINED)
     displaced = state.displaced()
     months = pop.months_displaced + displaced.astype(np.int16)
     changes = [Change("savings", None, saved), Change("months_displaced", None, months)]
