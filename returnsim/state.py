@@ -52,7 +52,7 @@ class State:
     news_code: np.ndarray  # uint8: each row's news code as its ties last heard it
     moved: dict[str, float] = field(default_factory=dict)  # persons moved so far by each conflict event, by id
     cell: np.ndarray = field(init=False, repr=False)  # intp (fastest for np.take): place cell of each row
-    risk_key: np.ndarray = field(init=False, repr=False)  # int16: origin * 4 + profile (static)
+    risk_key: np.ndarray = field(init=False, repr=False)  # intp: origin * 4 + profile (static)
     _displaced: np.ndarray = field(init=False, repr=False)  # bool: status is DISPLACED or REDISPLACED
     _at_home: np.ndarray = field(init=False, repr=False)  # bool: status is RETURNED
 
@@ -61,7 +61,7 @@ class State:
         self._displaced = _DISPLACED[self.pop.status]
         self._at_home = self.pop.status == Status.RETURNED
         profile = self.pop.military_age_man.astype(np.int16) + 2 * self.pop.exposed.astype(np.int16)
-        self.risk_key = self.pop.origin.astype(np.int16) * np.int16(4) + profile
+        self.risk_key = self.pop.origin.astype(np.intp) * 4 + profile
 
     # ------------------------------------------------------------------------------------- derived
 

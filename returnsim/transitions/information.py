@@ -65,7 +65,7 @@ def learn(state: State, levers: Levers, params: Scenario, streams: Streams) -> F
     back, held = network.update_news(state.ties, state.news_code, code, state.news_back, state.news_detained)
     actual = risk_by_key(levers, params, levers.detention_on_return, state.geo.n_regions).astype(np.float32)
     updated = perceived_risk_update(
-        pop.perceived_risk, actual[state.risk_key], back, held, pop.info_confidence, params.network
+        pop.perceived_risk, np.take(actual, state.risk_key), back, held, pop.info_confidence, params.network
     )
     perceived = updated
     np.copyto(perceived, pop.perceived_risk, where=~state.displaced())
