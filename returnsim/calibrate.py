@@ -37,7 +37,6 @@ import json
 import math
 import os
 import time
-import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -251,14 +250,12 @@ def spec_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Calibrati
 
 def load_spec(path: str | Path) -> CalibrationSpec:
     """Read and validate a calibration file; raise :class:`CalibrationError` naming each problem."""
-    path = Path(path)
+    from returnsim.scenario.loading import TomlFileError, read_toml_file
+
     try:
-        with path.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise CalibrationError([f"{path}: not valid TOML: {exc}"]) from None
-    except OSError as exc:
-        raise CalibrationError([f"{path}: cannot be read: {exc.strerror or exc}"]) from None
+        raw = read_toml_file(path, kind_of_file="a calibration file")
+    except TomlFileError as exc:
+        raise CalibrationError([str(exc)]) from None
     return spec_from_dict(raw, str(path))
 
 

@@ -186,3 +186,23 @@ def test_parameter_keys_may_be_written_without_quotes(tmp_path):
         "hosts.lebanon.pressure",
         "decision.intercept",
     ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "{p}: is a folder, not an experiment file"),
+        (b"name = 'x\xff'\n", "{p}: is not UTF-8 text (byte 0xff at offset 9); save it as UTF-8"),
+        (b"a = " + b"[" * 40 + b"1" + b"]" * 40 + b"\n", "{p}: a[0][0][0][0][0]: nested more than 32 levels deep"),
+    ],
+    ids=["folder", "latin-1", "deep"],
+)
+def test_an_unreadable_experiment_file_is_refused_like_a_scenario_file(tmp_path, content, message):
+    path = tmp_path / "x.toml"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ExperimentError) as err:
+        load_experiment(path)
+    assert err.value.problems == [message.format(p=path)]

@@ -33,7 +33,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -271,14 +270,13 @@ class Experiment:
 
 def load_experiment(path: str | Path) -> Experiment:
     """Load and validate an experiment file; raise :class:`ExperimentError` listing every problem."""
+    from returnsim.scenario.loading import TomlFileError, read_toml_file
+
     path = Path(path)
     try:
-        with path.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ExperimentError([f"{path}: not valid TOML: {exc}"]) from None
-    except OSError as exc:
-        raise ExperimentError([f"{path}: cannot be read: {exc.strerror}"]) from None
+        raw = read_toml_file(path, kind_of_file="an experiment file")
+    except TomlFileError as exc:
+        raise ExperimentError([str(exc)]) from None
     return _build(raw, str(path), path.parent, default_name=path.stem)
 
 

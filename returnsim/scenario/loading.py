@@ -137,7 +137,7 @@ _KINDS = (
 )
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, kind_of_file: str = "a scenario file") -> str:
     """The file's text: a regular file (checked on the open file, so nothing blocks), UTF-8, not too long."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
@@ -147,14 +147,14 @@ def _read_text(path: Path) -> str:
     if not stat.S_ISREG(mode):
         os.close(fd)
         kind = next((word for test, word in _KINDS if test(mode)), "not a regular file")
-        raise _Unreadable(f"is {kind}, not a scenario file")
+        raise _Unreadable(f"is {kind}, not {kind_of_file}")
     with os.fdopen(fd, "rb") as fh:
         try:
             data = fh.read(limits.MAX_FILE_BYTES + 1)
         except OSError as exc:
             raise _Unreadable(f"cannot be read: {exc.strerror}") from None
     if len(data) > limits.MAX_FILE_BYTES:
-        raise _Unreadable(f"is larger than {limits.gib(limits.MAX_FILE_BYTES)}; a scenario file is a few kB of TOML")
+        raise _Unreadable(f"is larger than {limits.gib(limits.MAX_FILE_BYTES)}; {kind_of_file} is a few kB of TOML")
     data = data.removeprefix(codecs.BOM_UTF8)
     try:
         return data.decode("utf-8")
@@ -164,25 +164,42 @@ def _read_text(path: Path) -> str:
         raise _Unreadable(f"is {what}; save it as UTF-8") from None
 
 
-def _read_toml(path: Path, named_by: str | None) -> dict[str, Any]:
-    """Parse one file. Problems are located at the file, or at the ``extends`` that named it."""
+class TomlFileError(Exception):
+    """A file that cannot be read as TOML; the message names the file and the problem."""
+
+
+def read_toml_file(
+    path: str | Path, named_by: str | None = None, kind_of_file: str = "a scenario file"
+) -> dict[str, Any]:
+    """Read one TOML file with the checks every input file gets: a regular UTF-8 file of at most
+    ``limits.MAX_FILE_BYTES``, numbers Python can hold, nesting at most ``limits.MAX_NESTING`` levels.
+    Raise :class:`TomlFileError` (located at the file, or at the ``extends`` that named it)."""
+    path = Path(path)
     try:
-        text = _read_text(path)
+        text = _read_text(path, kind_of_file)
     except _Unreadable as exc:
-        where = f"{named_by}: {path}" if named_by else str(path)
-        raise ScenarioError([f"{where} {exc}" if named_by else f"{where}: {exc}"]) from None
+        raise TomlFileError(f"{named_by}: {path} {exc}" if named_by else f"{path}: {exc}") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError([f"{path}: not valid TOML: {exc}"]) from None
+        raise TomlFileError(f"{path}: not valid TOML: {exc}") from None
     except ValueError:  # a whole number too long for Python to convert
         digits = sys.get_int_max_str_digits()
-        raise ScenarioError([f"{path}: not valid TOML: a whole number has more than {digits} digits"]) from None
+        raise TomlFileError(f"{path}: not valid TOML: a whole number has more than {digits} digits") from None
     except RecursionError:
-        raise ScenarioError([f"{path}: arrays or tables nested more than {limits.MAX_NESTING} levels deep"]) from None
+        raise TomlFileError(f"{path}: arrays or tables nested more than {limits.MAX_NESTING} levels deep") from None
     deep = _too_deep(raw)
     if deep is not None:
-        raise ScenarioError([f"{path}: {_dotted(deep[:6])}nested more than {limits.MAX_NESTING} levels deep"])
+        raise TomlFileError(f"{path}: {_dotted(deep[:6])}nested more than {limits.MAX_NESTING} levels deep")
+    return raw
+
+
+def _read_toml(path: Path, named_by: str | None) -> dict[str, Any]:
+    """Parse one scenario file. Problems are located at the file, or at the ``extends`` that named it."""
+    try:
+        raw = read_toml_file(path, named_by)
+    except TomlFileError as exc:
+        raise ScenarioError([str(exc)]) from None
     events = raw.get("events")
     if isinstance(events, dict):
         raise ScenarioError([f"{path}: events: must be an array of tables, each written [[events]], not [events]"])
