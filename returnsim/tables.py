@@ -111,7 +111,8 @@ class Tables:
         )
         h = decision.HopeInputs(livelihood=livelihood[c.origin], violence=lv.violence[ctrl], property_loss=loss)
 
-        cost = by_location(g, lv.host_return_cost, lv.idp_return_cost)[c.location]
+        # fleeing a war in the host costs less than a planned journey: the cost falls with violence there
+        cost = by_location(g, lv.host_return_cost, lv.idp_return_cost)[c.location] * (1.0 - x.host_violence)
         open_ = by_location(g, lv.host_border, 1.0)[c.location]
 
         def f32(a) -> np.ndarray:

@@ -243,6 +243,15 @@ def test_host_conflict_shock_raises_departures_from_that_host(run):
     assert beta[1] == pytest.approx(beta[0], rel=0.1)
 
 
+def test_refugees_flee_a_war_without_the_savings_a_planned_journey_needs(run):
+    """The cost of the journey falls with violence in the host: at violence 1 nobody needs savings to leave."""
+    event = {"type": "host_conflict_shock", "month": "2020-01", "months": 3, "host": "alpha", "violence": 1.0}
+    dear = {"hosts.alpha.return_cost": 1000.0}  # no household can pay this
+    before, after = run(**dear), run(event, **dear)
+    assert total(before, "returns_voluntary_alpha") == 0
+    assert total(after, "returns_voluntary_alpha") > 0.05 * before.timeseries["refugees_alpha"].iloc[0]
+
+
 def test_return_package_lowers_the_cost_of_return_and_raises_returns(world, run):
     event = {"type": "return_package", "month": "2020-01", "host": "alpha", "subsidy": 3.0}
     assert levers(world(event), 1)[0].host_return_cost[0] == 0.0
