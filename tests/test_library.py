@@ -84,3 +84,49 @@ def test_every_command_in_the_readme_runs(tmp_path, monkeypatch):
         assert main(words) == 0, command
     assert [c.split()[1] for c in commands] == ["check", "run", "compare"]
     assert (tmp_path / "results" / "relief" / "runs.csv").exists()
+
+
+def _totals(name: str) -> dict[str, float]:
+    from returnsim.simulation import simulate
+
+    s = simulate(load_scenario(name), seed=1, households_per_agent=200).series
+    return {k: float(v.sum()) for k, v in s.items() if k != "month"} | {
+        "refugees_end": float(s["refugees"][-1]),
+        "poverty_end": float(s["returnees_in_poverty_share"][-1]),
+        "confiscated_end": float(s["properties_confiscated"][-1]),
+    }
+
+
+@pytest.fixture(scope="module")
+def totals():
+    cache: dict[str, dict[str, float]] = {}
+    return lambda name: cache.setdefault(name, _totals(name))
+
+
+# what the library table of scenarios/README.md says each scenario does, as (outcome, direction, at least)
+DOCUMENTED = {
+    "turkey_deports_to_safe_zone": [("returns_forced", +1, 100_000), ("refugees_end", -1, 100_000)],
+    "lebanon_deportations": [("returns_forced", +1, 20_000), ("refugees_end", -1, 20_000)],
+    "sanctions_relief": [("returns_voluntary_refugees", +1, 200_000), ("poverty_end", -1, 0.1)],
+    "property_restitution": [("properties_restituted", +1, 20_000), ("confiscated_end", -1, 10_000)],
+    "amnesty_guarantees": [("detained", -1, 3_000)],
+    "host_aid_cuts": [("intend_return_12m_pct_surveyed", +1, 0.0)],
+    "push_package": [("returns_forced", +1, 100_000), ("refugees_end", -1, 100_000)],
+    "political_transition": [("detained", -1, 5_000), ("returns_voluntary_idps", +1, 100_000)],
+    "political_transition_sanctions_relief": [("returns_voluntary_refugees", +1, 300_000)],
+    "lebanon_war": [("returns_voluntary_lebanon", +1, 100_000)],
+    "return_package": [("returns_voluntary_refugees", +1, 2_000)],
+}
+
+
+def test_every_library_scenario_is_in_the_documented_directions():
+    assert set(DOCUMENTED) == {p.stem for p in LIBRARY}
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTED))
+def test_a_library_scenario_moves_outcomes_the_way_its_row_says(name, totals):
+    """Same seed, common random numbers: the difference from the baseline is the scenario's doing."""
+    base, policy = totals("baseline"), totals(name)
+    for outcome, sign, least in DOCUMENTED[name]:
+        change = policy[outcome] - base[outcome]
+        assert sign * change > least, (outcome, change)
