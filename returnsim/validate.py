@@ -164,6 +164,9 @@ def figure(v: Validation, path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    from returnsim.style import human
 
     families = [f for f in T.FAMILIES if (v.frame["family"] == f).any()]
     cols = 2
@@ -182,7 +185,19 @@ def figure(v: Validation, path: Path) -> Path:
         ax.set_xticks(x, part["label"], rotation=60, ha="right", fontsize=7)
         ax.set_title(T.FAMILIES[family][0], fontsize=10)
         ax.grid(alpha=0.3)
-        ax.set_ylim(bottom=0)
+        if T.FAMILIES[family][2] == "points":
+            ax.set_ylim(bottom=0)
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:g} %"))
+        else:
+            values = part[["observed", "simulated"]].to_numpy()
+            spread = values[values > 0].max() / values[values > 0].min() if (values > 0).any() else 1.0
+            if spread > 20:  # hosts of very different sizes side by side: each point's error stays readable
+                ax.set_yscale("log")
+                ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            else:
+                ax.set_ylim(bottom=0)
+            ax.yaxis.set_major_formatter(FuncFormatter(human))
+            ax.yaxis.set_minor_formatter(NullFormatter())
     for ax in list(axes.flat)[len(families) :]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=8)
