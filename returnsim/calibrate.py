@@ -412,6 +412,7 @@ class Calibration:
     summary: Any  # pandas.DataFrame: statistics per family and period
     evaluations: int
     seconds: float
+    reused: int = 0  # evaluations read back from an earlier session's evaluations.csv
 
 
 def _serial_map(fn, items):
@@ -448,6 +449,7 @@ def calibrate(
     settings = spec.quick if quick else spec.optimizer
     run_map = map_unordered or _serial_map
     store = Evaluations(Path(out) / "evaluations.csv", setup.names)
+    reused = len(store.done)  # read back from an earlier session: not evaluated again
     try:
         starts = [params[n].start for n in setup.names]
         start = starts if all(v is not None for v in starts) else None
@@ -502,6 +504,7 @@ def calibrate(
             summary,
             len(store.done),
             time.perf_counter() - t0,
+            reused,
         )
     finally:
         store.close()
@@ -622,9 +625,11 @@ def _markdown(c: Calibration, v, spec: CalibrationSpec, source: str, quick: bool
     out = [
         f"# Calibration of `{c.setup.scenario.meta.name}`{' (quick)' if quick else ''}",
         "",
-        f"From `{source}`: {len(c.names)} free parameters, {c.evaluations} candidates evaluated in "
-        f"{c.seconds / 60:.1f} minutes, each with seeds {', '.join(map(str, c.setup.seeds))} at 1 agent per "
-        f"{c.setup.households_per_agent} households. Calibration period: to {c.setup.calibrate_until}; the later "
+        f"From `{source}`: {len(c.names)} free parameters, {c.evaluations} candidates evaluated"
+        + (f" ({c.reused} of them by an earlier session, read back from `evaluations.csv`)" if c.reused else "")
+        + f" in {c.seconds / 60:.1f} minutes{' this session' if c.reused else ''}, each with seeds "
+        f"{', '.join(map(str, c.setup.seeds))} at 1 agent per {c.setup.households_per_agent} households. "
+        f"Calibration period: to {c.setup.calibrate_until}; the later "
         "points are a hold-out the search never saw.",
         "",
         f"Best loss {c.best.loss:.3f} (targets {c.best.fit:.3f}, barrier ranking {c.best.barriers:.3f}, priors "

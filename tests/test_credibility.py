@@ -284,6 +284,7 @@ def test_calibration_recovers_known_parameters_and_resumes(tmp_path):
     again = []
     c2 = calibrate(spec, out, observed=points, tick=again.append)
     assert again == [] and (c2.best.x, c2.best.loss) == (c.best.x, c.best.loss)
+    assert c.reused == 0 and c2.reused == c2.evaluations == c.evaluations
     assert (out / "evaluations.csv").read_text().count("\n") == lines
 
 
