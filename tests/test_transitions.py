@@ -54,7 +54,7 @@ toy_dict = _toy_dict()
 ALPHA, BETA, NORTH, SOUTH = 0, 1, 2, 3  # location codes of the toy world
 N, S = 0, 1  # region numbers: north (gov), south (rebels)
 GOV, REBELS = 0, 1
-DISPLACED, RETURNED, DETAINED, REDISPLACED = (int(s) for s in Status)
+DISPLACED, RETURNED, DETAINED, REDISPLACED, STAYER, DEPARTED = (int(s) for s in Status)
 INTACT, DAMAGED, DESTROYED, OCCUPIED, CONFISCATED = (int(p) for p in PropertyStatus)
 
 
@@ -83,6 +83,7 @@ DEFAULT_ROW = {
     "forced": False,
     "detained": 0,
     "arrived": NEVER,
+    "return_due": NEVER,
 }
 DTYPES = {
     "location": np.int16,
@@ -103,6 +104,7 @@ DTYPES = {
     "forced": bool,
     "detained": np.int8,
     "arrived": np.int16,
+    "return_due": np.int16,
 }
 
 
@@ -338,8 +340,9 @@ def test_conflict_displacement_by_persons_moves_what_is_left_over_the_months_lef
     rows = [{"location": SOUTH, "origin": S, "size": 4} for _ in range(3)]  # 12 persons of weight 5: 60
     st_ = build(rows, s, weight=5)
     st_.moved["conflict_displacement_1"] = 40.0  # moved in the first month
-    # 60 left over 2 months: 30 of the 60 residents this month, a share of 0.5
-    flows = run(flee, st_, s, {Draw.CONFLICT: [0.49, 0.51, 0.1], Draw.DESTINATION: 0.5})
+    # 60 left over the 60 days left (January and a leap February), 31 of them this month: 31 persons of the 60
+    # residents, a share of 31 / 60
+    flows = run(flee, st_, s, {Draw.CONFLICT: [31 / 60 - 1e-3, 31 / 60 + 1e-3, 0.1], Draw.DESTINATION: 0.5})
     assert st_.pop.location.tolist() == [NORTH, SOUTH, NORTH]
     assert flows.displaced_by_conflict == 40.0
     assert st_.moved["conflict_displacement_1"] == 80.0
@@ -359,10 +362,10 @@ def test_conflict_displacement_by_persons_in_its_first_month_and_when_nothing_is
     st_ = build([{"location": SOUTH, "origin": S, "size": 1}, {"location": NORTH}], s)
     flows = run(flee, st_, s, {Draw.CONFLICT: 0.999, Draw.DESTINATION: 0.5})
     assert st_.pop.location.tolist() == [NORTH, NORTH] and flows.displaced_by_conflict == 1.0
-    # 60 persons, none moved yet: 30 this month, a share of exactly 0.5
+    # 60 persons, none moved yet, over 60 days: 31 in January, a share of 31 / 60 of the 60 residents
     s60 = scenario([{**fighting, "persons": 60}])
     st_ = build([{"location": SOUTH, "origin": S, "size": 6}] * 10, s60)
-    run(flee, st_, s60, {Draw.CONFLICT: [0.4999] * 5 + [0.5001] * 5, Draw.DESTINATION: 0.5})
+    run(flee, st_, s60, {Draw.CONFLICT: [31 / 60 - 1e-4] * 5 + [31 / 60 + 1e-4] * 5, Draw.DESTINATION: 0.5})
     assert (st_.pop.location == NORTH).sum() == 5
     # every person already moved, or nobody left in the region: nobody moves, and nothing is divided by zero
     st_ = build([{"location": SOUTH, "origin": S}], s)
@@ -430,6 +433,17 @@ CUSTOM_DECISION = {
     "property.housing_livelihood_penalty": 0.4,
     "property.loss_destroyed": 1.0,
     "property.loss_damaged": 0.3,
+    "decision.services": 0.8,
+    "decision.home_livelihood": 1.4,
+    "decision.internal": 0.6,
+    "regions.north.services": 0.7,
+    "regions.south.services": 0.4,
+    "hope.intercept": 0.5,
+    "hope.attachment": 1.2,
+    "hope.integration": 0.8,
+    "hope.livelihood": 1.1,
+    "hope.violence": 2.1,
+    "hope.property_loss": 0.7,
 }
 DECIDERS = [
     # a refugee in alpha from the north (gov, conscription), home destroyed, a military-age man present
@@ -458,37 +472,51 @@ DECIDERS = [
 ]
 
 
-def hand_probabilities() -> tuple[list[float], list[float]]:
-    """q and p of the deciders, from docs/ODD.md 7.2-7.3 worked out term by term (livelihood north 0.5,
-    south 0.5; ties back home 3, 0 and 6 of 6; beta's host violence 0.4)."""
+def hand_probabilities() -> tuple[list[float], list[float], list[float]]:
+    """eta, q and p of the deciders, from docs/ODD.md 7.2-7.3 worked out term by term (livelihood north 0.5,
+    south 0.5; services north 0.7, south 0.4; ties back home 3, 0 and 6 of 6; beta's host violence 0.4)."""
     host_alpha = 0.5 + 0.3 * 0.2  # earnings plus assistance
+    g0, g1 = 0.6 * (1 - math.exp(-30 / 40)), 0.1 * (1 - math.exp(-12 / 40))  # integration; beta's is 0 at month 0
+    home0, home1, home2 = 1.5 * 0.5 * (1 - 0.4 * 1.0), 0.5 * (1 - 0.4 * 0.3), 0.5  # L_orig: skill L_o (1 - pi h)
     v0 = (
         -1.0
         + 1.1 * 0.35
-        + 2.3 * 1.5 * (0.5 * (1 - 0.4 * 1.0) - host_alpha)
+        + 2.3 * (home0 - 1.5 * host_alpha)
+        + 1.4 * home0
         - 17.0 * 0.05
         - 3.7 * 0.15
         - 0.9 * 1.0
         - 1.3 * 1.0
+        - 0.8 * (1 - 0.7)
         + 2.9 * 3 / 6
         + 1.7 * 0.6
-        - 1.9 * 0.6 * (1 - math.exp(-30 / 40))
+        - 1.9 * g0
     )
     v1 = (
         -1.0
         + 1.1 * 0.25
-        + 2.3 * (0.5 * (1 - 0.4 * 0.3) - 0.8 * 0.5)
+        + 2.3 * (home1 - 0.8 * 0.5)
+        + 1.4 * home1
         - 17.0 * 0.01
         - 3.7 * 0.45
         - 1.3 * 0.3
+        - 0.8 * (1 - 0.4)
         + 1.7 * 0.9
-        - 1.9 * 0.1 * (1 - math.exp(-12 / 40))
+        - 1.9 * g1
+        + 0.6  # displaced inside Syria
     )
     host_beta = 0.5 + 0.3 * 0.3
-    v2 = -1.0 + 1.1 * 0.7 + 2.3 * (0.5 - host_beta) - 3.7 * 0.45 + 2.9 * 6 / 6 + 1.7 * 0.3 + 5.3 * 0.4
+    v2 = (-1.0 + 1.1 * 0.7 + 2.3 * (home2 - host_beta) + 1.4 * home2 - 3.7 * 0.45 - 0.8 * (1 - 0.4) + 2.9 * 6 / 6) + (
+        1.7 * 0.3 + 5.3 * 0.4
+    )
+    eta = [
+        sigmoid(0.5 + 1.2 * 0.6 - 0.8 * g0 + 1.1 * 0.5 - 2.1 * 0.15 - 0.7 * 1.0),
+        sigmoid(0.5 + 1.2 * 0.9 - 0.8 * g1 + 1.1 * 0.5 - 2.1 * 0.45 - 0.7 * 0.3),
+        sigmoid(0.5 + 1.2 * 0.3 + 1.1 * 0.5 - 2.1 * 0.45),
+    ]
     q = [sigmoid(v0), sigmoid(v1), sigmoid(v2)]
     f = [sigmoid(1.2 * (4.0 - 3.0)), sigmoid(1.2 * (0.2 - 0.5)), sigmoid(1.2 * (2.0 - 1.0))]
-    return q, [a * b for a, b in zip(q, f, strict=True)]
+    return eta, q, [e * a * b for e, a, b in zip(eta, q, f, strict=True)]
 
 
 def deciders_world():
@@ -500,18 +528,23 @@ def deciders_world():
 def test_return_probability_is_the_odd_formula_term_by_term():
     s, st_ = deciders_world()
     tab = Tables.build(s, st_.geo, levers_at(s, st_.geo, 0), st_.livelihood)
-    q_hand, p_hand = hand_probabilities()
-    q, p = decide_module.hazards(st_, tab, s)
+    eta_hand, q_hand, p_hand = hand_probabilities()
+    eta, q, p = decide_module.hazards(st_, tab, s)
+    np.testing.assert_allclose(eta[:3], eta_hand, rtol=2e-5)
     np.testing.assert_allclose(q[:3], q_hand, rtol=2e-5)
     np.testing.assert_allclose(p[:3], p_hand, rtol=2e-5)
-    # the same through the kernel on every gathered input
-    p_kernel = decision.return_probability(decide_module.inputs(st_, tab, s), s.decision)
+    # the same through the kernels on every gathered input
+    x = decide_module.inputs(st_, tab, s)
+    eta_kernel = decision.hope(decide_module.hope_inputs(st_, tab, s), s.hope)
+    np.testing.assert_allclose(eta_kernel[:3], eta_hand, rtol=2e-5)
+    np.testing.assert_allclose(decision.intention_hazard(x, s.decision)[:3], q_hand, rtol=2e-5)
+    p_kernel = eta_kernel * decision.return_probability(x, s.decision)
     np.testing.assert_allclose(p_kernel[:3], p_hand, rtol=2e-5)
 
 
 def test_decide_sends_home_those_whose_draw_is_below_their_probability_and_they_pay_the_cost():
     s, st_ = deciders_world()
-    _, p = hand_probabilities()
+    _, _, p = hand_probabilities()
     draws = {Draw.RETURN: [p[0] * 0.999, p[1] * 0.999, p[2] * 1.001, 0.0]}
     flows = run(decide, st_, s, draws)
     pop = st_.pop
@@ -524,16 +557,21 @@ def test_decide_sends_home_those_whose_draw_is_below_their_probability_and_they_
     np.testing.assert_array_equal(flows.returns_voluntary_from, [40.0, 0.0, 40.0])
 
 
-def test_decide_reports_the_intention_to_return_within_twelve_months_of_refugee_households():
+def test_decide_reports_the_intention_and_hope_to_return_of_refugee_households():
     s, st_ = deciders_world()
-    q, _ = hand_probabilities()
+    eta, q, _ = hand_probabilities()
     flows = run(decide, st_, s)
-    intend = [1 - (1 - q[0]) ** 12, 1 - (1 - q[2]) ** 12]  # refugees only: the IDP is not counted
+    # refugees only (the IDP is not counted): hope times intending within 12 months at a constant hazard
+    intend = [eta[0] * (1 - (1 - q[0]) ** 12), eta[2] * (1 - (1 - q[2]) ** 12)]
     assert flows.intend_return_12m_pct == pytest.approx(100 * sum(intend) / 2, rel=1e-5)
     assert flows.intend_return_12m_pct_surveyed == pytest.approx(flows.intend_return_12m_pct)
+    assert flows.hope_return_pct == pytest.approx(100 * (eta[0] + eta[2]) / 2, rel=1e-5)
+    assert flows.hope_return_pct_surveyed == pytest.approx(flows.hope_return_pct)
     s2 = s.with_changes({"hosts.beta.surveyed": False})
     flows = run(decide, build(DECIDERS, s2, ties=[[3] * 6] * 4, back=[3, 0, 6, 0]), s2)
     assert flows.intend_return_12m_pct_surveyed == pytest.approx(100 * intend[0], rel=1e-5)
+    assert flows.hope_return_pct_surveyed == pytest.approx(100 * eta[0], rel=1e-5)
+    assert flows.hope_return_pct == pytest.approx(100 * (eta[0] + eta[2]) / 2, rel=1e-5)
 
 
 def test_without_refugee_households_the_intention_share_is_zero_and_flows_keep_one_entry_per_location():
@@ -1062,7 +1100,7 @@ def test_deportation_event_sets_rate_targeting_destination_or_a_quota():
     lv0, lv1 = (levers_at(s, Geography.from_scenario(s), t) for t in (0, 1))
     assert lv0.deportation_rate.tolist() == [0.05, 0.3] and np.isnan(lv0.deportation_quota).all()
     assert lv0.deportation_targeting.tolist() == [1, 1] and lv0.deportation_destination.tolist() == [ORIGIN] * 2
-    assert lv1.deportation_rate.tolist() == [0.0, 0.0]
+    assert lv1.deportation_rate.tolist() == [0.05, 0.0]  # the quota rules where it is set (deport)
     assert lv1.deportation_quota[0] == 500 and np.isnan(lv1.deportation_quota[1])
     assert lv1.deportation_targeting[0] == TARGETING.index("single_men") and lv1.deportation_destination[0] == S
 
@@ -1088,14 +1126,14 @@ def test_host_levers_from_border_shock_and_package_events():
         {"type": "return_package", "month": "2020-01", "host": "beta", "subsidy": 9.0},
     ]
     s = scenario(events, **{"hosts.alpha.return_cost": 3.0, "hosts.beta.return_cost": 2.0})
-    assert lever(s, "host_border_open", 0).tolist() == [True, False]
+    assert lever(s, "host_border", 0).tolist() == [1.0, 0.0]
     assert lever(s, "host_violence", 0).tolist() == [0.3, 0.0]  # the strongest shock
     assert lever(s, "host_return_cost", 0).tolist() == [1.5, 0.0]  # subsidies add up, not below 0
     reopened = scenario(
         [{"type": "border_closure", "month": "2020-01", "host": "beta", "open": True}],
         **{"hosts.beta.border_open": False},
     )
-    assert lever(reopened, "host_border_open", 0).tolist() == [True, True]
+    assert lever(reopened, "host_border", 0).tolist() == [1.0, 1.0]
 
 
 def test_sanctions_relief_lifts_sanctions_and_ramps_aid_up():
@@ -1103,9 +1141,9 @@ def test_sanctions_relief_lifts_sanctions_and_ramps_aid_up():
     keep = {"type": "sanctions_relief", "month": "2020-01", "lift_sanctions": False, "reconstruction_aid": 0.6}
     s = scenario([relief], **{"economy.reconstruction_aid": 0.1})
     assert [round(lever(s, "reconstruction_aid", t), 9) for t in range(5)] == [0.25, 0.4, 0.55, 0.7, 0.7]
-    assert lever(s, "sanctions", 0) is False
+    assert lever(s, "sanctions", 0) == 0.0
     k = scenario([keep], **{"economy.reconstruction_aid": 0.7})
-    assert lever(k, "sanctions", 0) is True and lever(k, "reconstruction_aid", 11) == 1.0  # at most 1
+    assert lever(k, "sanctions", 0) == 1.0 and lever(k, "reconstruction_aid", 11) == 1.0  # at most 1
 
 
 def test_confiscation_law_by_region_after_its_window_and_restitution_rate():
@@ -1170,18 +1208,17 @@ def test_conflict_displacement_lever_describes_the_event_in_force():
     s = scenario(events)
     assert lever(s, "displacements", 0) == () and lever(s, "displacements", 4) == ()
     (d,) = lever(s, "displacements", 2)
-    assert (d.event_id, d.salt, d.region, d.share, d.persons, d.months, d.elapsed) == (
-        "conflict_displacement_1",
-        1,
-        S,
-        None,
-        900.0,
-        3,
-        1,
-    )
+    # February to April 2020 is 90 days; March holds 31 of them, and 61 are ahead at its start
+    assert (d.event_id, d.salt, d.region, d.share, d.persons) == ("conflict_displacement_1", 1, S, None, 900.0)
+    assert (d.this_month, d.remaining_days) == (pytest.approx(31 / 90), pytest.approx(61 / 90))
     assert d.destinations.tolist() == [NORTH, BETA] and d.weights.tolist() == [0.25, 0.75]
     one_off = scenario([{**events[1], "months": None, "share": 0.2, "persons": None}])
     assert [len(lever(one_off, "displacements", t)) for t in range(3)] == [0, 1, 0]
+    assert lever(one_off, "displacements", 1)[0].share == pytest.approx(0.2)  # all of it in its one month
+    spread = scenario([{**events[1], "share": 0.5, "persons": None}])
+    shares = [lever(spread, "displacements", t)[0].share for t in (1, 2, 3)]
+    # 1 - (1 - share) ** (days this month / days of the window): 29, 31 and 30 of 90 days
+    np.testing.assert_allclose(shares, [1 - 0.5 ** (d / 90) for d in (29, 31, 30)])
 
 
 def test_levers_without_events_are_the_scenarios_values():
