@@ -34,6 +34,7 @@ from returnsim.transitions.decide import decide
 from returnsim.transitions.deport import deport, eligible
 from returnsim.transitions.information import announce, learn, perceived_risk_update
 from returnsim.transitions.livelihoods import economy, livelihood_target, livelihoods
+from returnsim.transitions.movements import come_back, deregister, destroy_homes, displace_stayers, pick, register
 from returnsim.transitions.property import property_
 from returnsim.transitions.redisplace import flee, redisplace
 from returnsim.transitions.security import detention_risk, risk_by_key, security
@@ -375,6 +376,23 @@ def test_conflict_displacement_by_persons_in_its_first_month_and_when_nothing_is
     assert run(flee, st_, s, {Draw.CONFLICT: 0.0}).displaced_by_conflict == 0
 
 
+def test_people_who_never_left_do_not_flee_fighting_as_followed_residents():
+    """Stayers are moved by new_displacement only (7.11); flight from fighting moves returnees and IDPs."""
+    fighting = {
+        "type": "conflict_displacement",
+        "month": "2020-01",
+        "region": "north",
+        "persons": 8,
+        "destinations": {"south": 1.0},
+    }
+    s = scenario([fighting])
+    st_ = build([{"location": NORTH, "status": STAYER, "size": 8}, {"location": NORTH}], s)
+    flows = run(flee, st_, s, {Draw.CONFLICT: 0.0, Draw.DESTINATION: 0.5})
+    assert st_.pop.location.tolist() == [NORTH, SOUTH] and st_.pop.status.tolist() == [STAYER, REDISPLACED]
+    assert flows.displaced_by_conflict == 4.0  # and the share is of the followed residents' 4 persons
+    consistent(st_)
+
+
 def test_a_household_flees_once_a_month_whatever_the_number_of_events():
     events = [
         {
@@ -397,6 +415,202 @@ def test_a_household_flees_once_a_month_whatever_the_number_of_events():
     flows = run(flee, st_, s, {Draw.CONFLICT: 0.0, Draw.DESTINATION: 0.0})
     assert st_.pop.location.tolist() == [SOUTH]  # moved by the first, not again by the second
     assert flows.displaced_by_conflict == 4.0
+
+
+# ------------------------------------------------------------- 7.11 stayers, registration, destruction
+
+
+def test_pick_takes_the_smallest_draws_until_the_persons_and_the_crossing_row_if_half_is_wanted():
+    rows = np.array([10, 11, 12, 13])
+    persons = np.array([4.0, 4.0, 2.0, 6.0])
+    draws = np.array([0.3, 0.1, 0.2, 0.4], np.float32)  # order 11, 12, 10, 13: 4, 6, 10, 16 persons
+    assert pick(rows, persons, 7.0, draws).tolist() == [11, 12]  # 10 needs 8 wanted (half of it: 2 of 4 more)
+    assert pick(rows, persons, 8.0, draws).tolist() == [10, 11, 12]  # exactly half of row 10 still wanted
+    assert pick(rows, persons, 100.0, draws).tolist() == [10, 11, 12, 13]
+    assert pick(rows, persons, 1.0, draws).tolist() == []  # not half of the first row
+    assert pick(rows, persons, 2.0, draws).tolist() == [11]
+    assert pick(rows, persons, 0.0, draws).tolist() == [] and pick(rows[:0], persons[:0], 5.0, draws[:0]).size == 0
+    ties = np.array([0.5, 0.5, 0.5, 0.5], np.float32)  # equal draws: in row order
+    assert pick(rows, persons, 8.0, ties).tolist() == [10, 11]
+
+
+STAYERS = {"status": STAYER, "location": NORTH, "registered": False, "months_displaced": 50}
+OFFENSIVE = {
+    "type": "new_displacement",
+    "month": "2020-01",
+    "region": "north",
+    "persons": 30,
+    "destinations": {"alpha": 1.0, "south": 3.0},
+    "temporary_share": 0.5,
+    "return_months": 2,
+}
+
+
+def test_new_displacement_moves_stayers_of_its_region_by_their_own_draws():
+    s = scenario([OFFENSIVE])
+    rows = [
+        {**STAYERS},  # third smallest draw: taken (4 + 2 + 4 = 10 households' persons of 10)
+        {**STAYERS},  # smallest draw
+        {**STAYERS},  # beyond the persons
+        {**STAYERS, "size": 2},  # second smallest
+        {"location": NORTH},  # a returnee at home: not a stayer
+        {**STAYERS, "location": SOUTH, "origin": S},  # a stayer of another region
+    ]
+    st_ = build(rows, s, weight=3, t=0)
+    draws = {
+        Draw.NEW_DISPLACEMENT: [0.3, 0.1, 0.5, 0.2, 0.0, 0.0],
+        Draw.DESTINATION: [0.1, 0.6, 0.0, 0.25, 0.0, 0.0],  # weights 1/4 alpha, 3/4 south: 0.25 is the south
+        Draw.REGISTER: [0.85, 0.0, 0.0, 0.0, 0.0, 0.0],  # alpha registers 0.9 of arrivals
+        Draw.TEMPORARY: [0.6, 0.4, 0.0, 0.5, 0.0, 0.0],  # half go back after 2 months: 0.5 is not below
+    }
+    flows = run(displace_stayers, st_, s, draws)
+    pop = st_.pop
+    assert pop.location.tolist() == [ALPHA, SOUTH, NORTH, SOUTH, NORTH, SOUTH]
+    assert pop.status.tolist() == [DISPLACED, DISPLACED, STAYER, DISPLACED, RETURNED, STAYER]
+    assert pop.months_displaced.tolist() == [0, 0, 50, 0, 0, 50]
+    assert pop.registered.tolist() == [True, False, False, False, True, False]  # only those arriving in a host
+    assert pop.return_due.tolist() == [NEVER, 2, NEVER, NEVER, NEVER, NEVER]
+    assert flows.newly_displaced == (4 + 4 + 2) * 3
+    assert (pop.arrived == NEVER).all() and not pop.forced.any()  # not an arrival home
+    consistent(st_)
+    st_.t = 1  # a one-off event: nothing more the month after
+    assert run(displace_stayers, st_, s, {Draw.NEW_DISPLACEMENT: 0.0}).changes == ()
+
+
+def test_new_displacement_refugees_are_registered_at_their_hosts_share():
+    s = scenario([{**OFFENSIVE, "destinations": {"beta": 1.0}}], **{"hosts.beta.registered_share": 0.25})
+    st_ = build([{**STAYERS}, {**STAYERS}], s)
+    run(displace_stayers, st_, s, {Draw.NEW_DISPLACEMENT: 0.0, Draw.REGISTER: [0.24, 0.25], Draw.TEMPORARY: 0.9})
+    assert st_.pop.location.tolist() == [BETA, BETA] and st_.pop.registered.tolist() == [True, False]
+
+
+def test_two_new_displacements_of_one_region_in_one_month_move_a_household_once():
+    s = scenario([OFFENSIVE, {**OFFENSIVE, "destinations": {"beta": 1.0}, "temporary_share": 0.0}])
+    st_ = build([{**STAYERS} for _ in range(10)], s)
+    flows = run(displace_stayers, st_, s, {Draw.NEW_DISPLACEMENT: np.linspace(0, 0.9, 10), Draw.DESTINATION: 0.5})
+    pop = st_.pop
+    # 30 persons each: the first event takes the 8 households with the smallest draws, the second the 2 left
+    assert (pop.status == DISPLACED).sum() == 10 and pop.location.tolist() == [SOUTH] * 8 + [BETA] * 2
+    assert flows.newly_displaced == 40.0
+
+
+def test_temporarily_displaced_come_home_when_due_as_voluntary_returns_from_where_they_are():
+    s = scenario()
+    t = 4
+    rows = [
+        {"return_due": t, "months_displaced": 2},  # a refugee in alpha: home
+        {"location": SOUTH, "return_due": t, "size": 3},  # an IDP in the south: home, an IDP return
+        {"location": NORTH, "return_due": t},  # already home
+        {"return_due": t + 1},  # not yet
+        {"location": SOUTH, "return_due": t, "status": DETAINED, "size": 0, "detained": 1},  # held: not displaced
+        {"location": BETA, "origin": S, "return_due": t, "status": REDISPLACED, "size": 2},
+        {"location": ALPHA, "status": DEPARTED, "return_due": t},  # no longer followed
+    ]
+    st_ = build(rows, s, weight=2, t=t)
+    flows = run(come_back, st_, s)
+    pop = st_.pop
+    assert pop.location.tolist() == [NORTH, NORTH, NORTH, ALPHA, SOUTH, SOUTH, ALPHA]
+    assert pop.status.tolist() == [RETURNED, RETURNED, RETURNED, DISPLACED, DETAINED, RETURNED, DEPARTED]
+    assert pop.arrived.tolist() == [t, t, NEVER, NEVER, NEVER, t, NEVER]
+    np.testing.assert_array_equal(flows.returns_voluntary_from, [4 * 2, 2 * 2, 3 * 2])
+    assert not pop.forced.any()
+    st_ = build(rows[3:4], s, t=t)
+    assert run(come_back, st_, s).changes == ()
+
+
+REGISTRATION = {"type": "registration", "month": "2020-01", "host": "alpha", "persons": 16}  # alpha: half each
+
+
+def test_registration_takes_stayers_by_origin_into_the_host_with_their_years_away():
+    s = scenario([REGISTRATION])
+    t = 5
+    rows = [
+        {**STAYERS, "months_displaced": 20},  # north: third draw, beyond the 8 persons of the north
+        {**STAYERS, "months_displaced": 30},  # north: first
+        {**STAYERS, "months_displaced": 10},  # north: second
+        {**STAYERS, "location": SOUTH, "origin": S, "size": 8, "months_displaced": 40},  # south: crosses at half
+        {**STAYERS, "location": SOUTH, "origin": S},  # south: first
+        {"location": SOUTH, "status": DISPLACED},  # an IDP: not a stayer
+    ]
+    st_ = build(rows, s, t=t)
+    draws = {Draw.ARRIVAL: [0.5, 0.2, 0.3, 0.9, 0.1, 0.0]}
+    flows = run(register, st_, s, draws, t=0)  # the event's month
+    pop = st_.pop
+    assert pop.location.tolist() == [NORTH, ALPHA, ALPHA, ALPHA, ALPHA, SOUTH]
+    assert pop.status.tolist() == [STAYER, DISPLACED, DISPLACED, DISPLACED, DISPLACED, DISPLACED]
+    assert pop.registered.tolist() == [False, True, True, True, True, True]
+    assert pop.months_displaced.tolist() == [20, 30 + t, 10 + t, 40 + t, 50 + t, 0]  # late: away since their draw
+    assert flows.registered_arrivals == 4 + 4 + 8 + 4
+    consistent(st_)
+    # the event's own origin shares, and two registrations in one month never take a household twice
+    south = scenario([{**REGISTRATION, "origin_shares": {"south": 1.0}}, {**REGISTRATION, "host": "beta"}])
+    st_ = build(rows, south, t=t)
+    flows = run(register, st_, south, draws, t=0)
+    # alpha takes the south's 12 persons; beta (its own shares: the south) finds no stayer left there
+    assert st_.pop.location.tolist() == [NORTH, NORTH, NORTH, ALPHA, ALPHA, SOUTH]
+    assert flows.registered_arrivals == 12
+
+
+def test_deregistration_takes_refugees_off_a_hosts_register():
+    s = scenario([{"type": "deregistration", "month": "2020-01", "host": "alpha", "persons": 16}])
+    rows = [
+        {},  # second draw
+        {"status": REDISPLACED, "origin": S},  # first
+        {"location": BETA},  # another host
+        {"size": 8},  # crosses: 8 + 8 > 16 + 4
+        {"location": NORTH},  # at home
+        {},  # third: 4 + 4 + 4 <= 16
+    ]
+    st_ = build(rows, s, weight=2)
+    flows = run(deregister, st_, s, {Draw.DEREGISTRATION: [0.2, 0.1, 0.0, 0.4, 0.0, 0.3]})
+    pop = st_.pop
+    assert pop.status.tolist() == [DEPARTED, DEPARTED, DISPLACED, DISPLACED, RETURNED, DISPLACED]
+    assert pop.location.tolist() == [ALPHA, ALPHA, BETA, ALPHA, NORTH, ALPHA]  # they stay where they were
+    assert flows.deregistered == 16 and not st_.displaced()[:2].any()
+    twice = scenario([{"type": "deregistration", "month": "2020-01", "host": "alpha", "persons": 8}] * 2)
+    st_ = build(rows, twice, weight=2)
+    flows = run(deregister, st_, twice, {Draw.DEREGISTRATION: [0.2, 0.1, 0.0, 0.4, 0.0, 0.3]})
+    assert (st_.pop.status == DEPARTED).sum() == 2 and flows.deregistered == 16  # each event its own households
+
+
+def test_housing_destruction_destroys_or_damages_standing_homes_of_its_regions_once():
+    quake = {
+        "type": "housing_destruction",
+        "month": "2020-01",
+        "months": 3,
+        "regions": ["north"],
+        "destroyed_share": 0.2,
+        "damaged_share": 0.3,
+    }
+    s = scenario([quake])
+    rows = [
+        {"property": INTACT},  # 0.1: destroyed (whoever lives there: a refugee's home)
+        {"property": INTACT, "location": NORTH},  # 0.3: damaged
+        {"property": DAMAGED},  # 0.3: stays damaged, not counted
+        {"property": DAMAGED, "status": STAYER, "location": NORTH},  # 0.1: destroyed
+        {"property": OCCUPIED},  # not standing
+        {"property": INTACT, "origin": S},  # another region
+        {"property": INTACT},  # 0.5: spared
+        {"property": INTACT},  # 0.2: not below the destroyed share, below both: damaged
+        {"property": CONFISCATED},  # not standing
+    ]
+    st_ = build(rows, s, weight=5)
+    draws = {Draw.DESTRUCTION: [0.1, 0.3, 0.3, 0.1, 0.0, 0.0, 0.5, 0.2, 0.0]}
+    flows = run(destroy_homes, st_, s, draws)
+    assert st_.pop.property.tolist() == [
+        DESTROYED,
+        DAMAGED,
+        DAMAGED,
+        DESTROYED,
+        OCCUPIED,
+        INTACT,
+        INTACT,
+        DAMAGED,
+        CONFISCATED,
+    ]
+    assert flows.homes_destroyed == 4 * 5
+    st_.t = 1  # in force three months, acts in its first only
+    assert run(destroy_homes, st_, s, {Draw.DESTRUCTION: 0.0}).changes == ()
 
 
 # ------------------------------------------------------------------------------------ 7.3 decide
@@ -579,6 +793,7 @@ def test_without_refugee_households_the_intention_share_is_zero_and_flows_keep_o
     st_ = build([{"location": SOUTH, "savings": 20.0}, {"location": NORTH}], s)
     flows = run(decide, st_, s, {Draw.RETURN: 0.0})
     assert (flows.intend_return_12m_pct, flows.intend_return_12m_pct_surveyed) == (0.0, 0.0)
+    assert (flows.hope_return_pct, flows.hope_return_pct_surveyed) == (0.0, 0.0)
     np.testing.assert_array_equal(flows.returns_voluntary_from, [0, 0, 4])
     st_ = build([{"savings": 20.0}], s)
     np.testing.assert_array_equal(run(decide, st_, s, {Draw.RETURN: 0.0}).returns_voluntary_from, [4, 0, 0])
@@ -1403,7 +1618,8 @@ def consistent(state: State) -> None:
     pop, nH = state.pop, state.geo.n_hosts
     at_home = pop.location == pop.origin + nH
     status = pop.status
-    assert (at_home[status == RETURNED]).all()
+    assert (at_home[status == RETURNED]).all() and (at_home[status == STAYER]).all()
+    assert (pop.location[status == DEPARTED] < nH).all()  # refugees who left a host's register
     assert not at_home[(status == DISPLACED) | (status == REDISPLACED)].any()
     assert ((pop.size == 0) == (status == DETAINED)).all()
     assert (pop.detained[status == DETAINED] > 0).all()
