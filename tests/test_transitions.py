@@ -1436,6 +1436,218 @@ def test_conflict_displacement_lever_describes_the_event_in_force():
     np.testing.assert_allclose(shares, [1 - 0.5 ** (d / 90) for d in (29, 31, 30)])
 
 
+def test_controller_policy_changes_a_controllers_own_practice_ramped_and_pro_rata():
+    events = [
+        {
+            "type": "controller_policy",
+            "month": "2020-02",
+            "controllers": ["gov"],
+            "violence": 0.9,
+            "detention_on_return": 0.105,
+            "ramp_months": 4,
+        },
+        {"type": "controller_policy", "month": "2020-01", "conscription": False, "detention_monthly": 0.01},
+        {
+            "type": "controller_policy",
+            "month": "2020-01-17",
+            "end": "2020-03-10",
+            "controllers": ["rebels"],
+            "violence": 0.5,
+        },
+    ]
+    s = scenario(events)
+    assert lever(s, "violence", 0).tolist() == pytest.approx([0.1, 0.1 + 15 / 31 * 0.4])  # 17-31 January
+    assert lever(s, "violence", 1).tolist() == pytest.approx([0.1 + 0.8 / 4, 0.5])  # a quarter of its ramp
+    assert lever(s, "violence", 2).tolist() == pytest.approx([0.1 + 0.8 / 2, 0.1 + 10 / 31 * 0.4])  # 1-10 March
+    assert lever(s, "violence", 4).tolist() == pytest.approx([0.9, 0.1])
+    assert lever(s, "violence", 50).tolist() == pytest.approx([0.9, 0.1])
+    assert lever(s, "detention_on_return", 1).tolist() == pytest.approx([0.005 + 0.1 / 4, 0.005])
+    assert lever(s, "detention_monthly", 0).tolist() == [0.01, 0.01]  # no controllers named: every one
+    assert lever(s, "conscription", 0).tolist() == [0.0, 0.0]  # the toy's gov enforced it
+
+
+def test_authority_change_takes_listed_regions_and_every_region_of_the_controllers_it_replaces():
+    events = [
+        {"type": "authority_change", "month": "2020-04-20", "controller": "gov", "regions": ["north"]},
+        {"type": "authority_change", "month": "2020-02-10", "controller": "council", "from_controllers": ["rebels"]},
+        {"type": "control_change", "month": "2020-02", "region": "north", "controller": "rebels"},
+    ]
+    s = scenario(events, **{"controllers.council": {"violence": 0.0}})
+    council = 2
+    assert lever(s, "controller", 0).tolist() == [GOV, REBELS]
+    # February: the control change first, then the new authority over whatever the rebels hold (20 of 29 days)
+    assert lever(s, "controller", 1).tolist() == [council, council]
+    assert lever(s, "controller", 3).tolist() == [council, council]  # 20-30 April: 11 of 30 days, not yet
+    assert lever(s, "controller", 4).tolist() == [GOV, council]  # the later start is applied last
+
+
+def test_idp_conditions_set_the_internally_displaced_levers_pro_rata():
+    events = [
+        {"type": "idp_conditions", "month": "2020-02", "months": 2, "pressure": 0.9, "return_cost": 2.0},
+        {
+            "type": "idp_conditions",
+            "month": "2020-01-16",
+            "end": "2020-01-31",
+            "integration": 0.6,
+            "livelihood_factor": 0.5,
+        },
+    ]
+    s = scenario(events)
+    lv = [levers_at(s, Geography.from_scenario(s), t) for t in range(4)]
+    assert (lv[0].idp_integration, lv[0].idp_livelihood_factor) == pytest.approx(
+        (0.2 + 16 / 31 * 0.4, 0.8 - 16 / 31 * 0.3)
+    )
+    assert (lv[0].idp_pressure, lv[0].idp_return_cost) == (0.3, 0.5)
+    assert (lv[1].idp_pressure, lv[1].idp_return_cost, lv[1].idp_integration) == (0.9, 2.0, 0.2)
+    assert (lv[3].idp_pressure, lv[3].idp_return_cost, lv[3].idp_livelihood_factor) == (0.3, 0.5, 0.8)
+    # and they are what an IDP weighs: its pressure, its cost, its integration, its income where it lives
+    st_ = build([{"location": SOUTH, "months_displaced": 30000}, {}], s)
+    tab = Tables.build(s, st_.geo, lv[1], st_.livelihood)
+    x = decide_module.inputs(st_, tab, s)
+    assert (x.pressure[0], x.return_cost[0], x.pressure[1]) == pytest.approx((0.9, 2.0, 0.3))
+    tab = Tables.build(s, st_.geo, lv[0], st_.livelihood)
+    x = decide_module.inputs(st_, tab, s)
+    assert x.integration[0] == pytest.approx(0.2 + 16 / 31 * 0.4, rel=1e-5)
+    assert x.livelihood_gap[0] == pytest.approx(0.5 - 0.5 * (0.8 - 16 / 31 * 0.3), rel=1e-5)
+
+
+def test_national_economy_moves_the_livelihood_target_ramped():
+    event = {
+        "type": "national_economy",
+        "month": "2020-03",
+        "national": 0.3,
+        "sanctions_penalty": 0.5,
+        "ramp_months": 2,
+    }
+    s = scenario([event], **{"regions.north.livelihood": 0.6})
+    assert (lever(s, "national", 1), lever(s, "sanctions_penalty", 1)) == (0.45, 0.2)
+    assert (lever(s, "national", 2), lever(s, "sanctions_penalty", 2)) == pytest.approx((0.375, 0.35))
+    assert (lever(s, "national", 3), lever(s, "sanctions_penalty", 3)) == (0.3, 0.5)
+    g = Geography.from_scenario(s)
+    # L0 * N (1 - p S) / (N0 (1 - p0 S0)), sanctions in force
+    np.testing.assert_allclose(livelihood_target(s, levers_at(s, g, 3)), [0.6 * 0.15 / 0.36, 0.5 * 0.15 / 0.36])
+    only = scenario([{"type": "national_economy", "month": "2020-01", "sanctions_penalty": 0.0}])
+    assert (lever(only, "national", 0), lever(only, "sanctions_penalty", 0)) == (0.45, 0.0)
+
+
+def test_host_economy_sets_or_changes_refugees_earnings_ramped_never_below_zero():
+    events = [
+        {"type": "host_economy", "month": "2020-01", "host": "alpha", "change": -0.3, "ramp_months": 3},
+        {"type": "host_economy", "month": "2020-01", "host": "beta", "livelihood": 0.9},
+        {"type": "host_economy", "month": "2020-03", "host": "beta", "change": -1.0},
+    ]
+    s = scenario(events)
+    assert [lever(s, "host_livelihood", t)[0] for t in range(4)] == pytest.approx([0.4, 0.3, 0.2, 0.2])
+    assert [lever(s, "host_livelihood", t)[1] for t in (0, 1, 2)] == [0.9, 0.9, 0.0]
+
+
+def test_border_capacity_lets_a_share_of_the_usual_returns_through():
+    events = [
+        {"type": "border_closure", "month": "2020-01", "host": "alpha", "capacity": 0.25},
+        {"type": "border_closure", "month": "2020-01-16", "end": "2020-02-29", "host": "beta"},
+    ]
+    s = scenario(events, **{"decision.intercept": 2.0})
+    assert lever(s, "host_border", 0).tolist() == pytest.approx([0.25, 1 - 16 / 31])
+    assert lever(s, "host_border", 1).tolist() == [0.25, 0.0]
+    st_ = build([{"savings": 20.0}, {"location": BETA, "savings": 20.0}], s, t=1)
+    tab = Tables.build(s, st_.geo, levers_at(s, st_.geo, 1), st_.livelihood)
+    eta, q, p = decide_module.hazards(st_, tab, s)
+    f = sigmoid(1.5 * (20.0 - 3.0))
+    np.testing.assert_allclose(p, [eta[0] * q[0] * f * 0.25, 0.0], rtol=1e-5)
+
+
+def test_levels_rates_and_quotas_act_pro_rata_in_a_month_an_event_covers_in_part():
+    events = [  # 11 of January's 31 days, 22 for the quota and the second pressure
+        {"type": "deportation", "month": "2020-01-21", "host": "alpha", "rate": 0.5, "targeting": "all"},
+        {"type": "deportation", "month": "2020-01-10", "host": "beta", "quota": 310, "targeting": "all"},
+        {"type": "host_pressure", "month": "2020-01-21", "host": "alpha", "level": 0.9},
+        {"type": "aid_change", "month": "2020-01-21", "host": "alpha", "level": 0.0},
+        {"type": "return_package", "month": "2020-01-21", "host": "beta", "subsidy": 3.1},
+        {"type": "host_conflict_shock", "month": "2020-01-21", "host": "beta", "violence": 0.62},
+        {"type": "sanctions_relief", "month": "2020-01-21", "reconstruction_aid": 0.31, "ramp_months": 0},
+        {"type": "property_confiscation", "month": "2020-01-21", "hazard": 0.031, "claim_window_months": 0},
+        {"type": "amnesty", "month": "2020-01-21", "profiles": ["all"], "detention_factor": 0.0},
+        {"type": "conscription", "month": "2020-01-21", "enforced": False},
+        {"type": "control_change", "month": "2020-01-21", "region": "north", "controller": "rebels"},
+        {"type": "host_pressure", "month": "2020-01-10", "host": "beta", "level": 0.9},
+        {"type": "property_restitution", "month": "2020-01-21", "monthly": 0.31, "repeal_confiscation": False},
+    ]
+    s = scenario(events, **{"hosts.beta.return_cost": 2.0})
+    lv = levers_at(s, Geography.from_scenario(s), 0)
+    w = 11 / 31
+    assert lv.deportation_rate.tolist() == pytest.approx([0.5 * w, 0.0])
+    assert lv.deportation_targeting.tolist() == [TARGETING.index("unregistered"), TARGETING.index("all")]
+    assert lv.deportation_quota[1] == pytest.approx(220.0)
+    assert lv.host_pressure.tolist() == pytest.approx([0.3 + 0.6 * w, 0.3 + 0.6 * 22 / 31])
+    assert lv.host_aid[0] == pytest.approx(0.3 * (1 - w))
+    assert lv.host_return_cost[1] == pytest.approx(2.0 - 1.1)
+    assert lv.host_violence[1] == pytest.approx(0.22)
+    assert (lv.sanctions, lv.reconstruction_aid) == pytest.approx((1 - w, 0.11))
+    assert lv.confiscation_hazard.tolist() == pytest.approx([0.011, 0.011])
+    assert lv.restitution_monthly == pytest.approx(0.11)
+    np.testing.assert_allclose(lv.detention_factor, 1 - w)
+    assert lv.conscription.tolist() == pytest.approx([1 - w, 0.0])
+    assert lv.controller.tolist() == [GOV, REBELS]  # fewer than half the days: not yet
+    after = levers_at(s, Geography.from_scenario(s), 1)
+    assert after.deportation_rate[0] == 0.5 and after.controller.tolist() == [REBELS, REBELS]
+
+
+def test_reconstruction_aid_restores_the_missing_part_of_services():
+    relief = {"type": "sanctions_relief", "month": "2020-01", "reconstruction_aid": 0.6, "ramp_months": 0}
+    s = scenario(
+        [relief], **{"regions.north.services": 0.5, "regions.south.services": 0.9, "economy.services_aid_effect": 0.5}
+    )
+    assert lever(s, "services", 0).tolist() == pytest.approx([0.5 + 0.5 * 0.5 * 0.6, 0.9 + 0.1 * 0.5 * 0.6])
+    assert lever(scenario(**{"regions.north.services": 0.5}), "services", 0).tolist() == [0.5, 0.5]
+
+
+def test_movement_events_spread_their_persons_over_their_days():
+    events = [
+        {
+            "type": "new_displacement",
+            "month": "2020-01-16",
+            "end": "2020-02-29",
+            "region": "south",
+            "persons": 450,
+            "destinations": {"north": 1.0, "beta": 3.0},
+            "temporary_share": 0.3,
+            "return_months": 2,
+        },
+        {"type": "registration", "month": "2020-01", "months": 2, "host": "alpha", "persons": 600},
+        {"type": "registration", "month": "2020-02", "host": "beta", "persons": 10, "origin_shares": {"north": 1.0}},
+        {"type": "deregistration", "month": "2020-01-11", "host": "beta", "persons": 21},
+        {
+            "type": "housing_destruction",
+            "month": "2020-02-03",
+            "months": 2,
+            "regions": ["south"],
+            "destroyed_share": 0.1,
+            "damaged_share": 0.2,
+        },
+    ]
+    s = scenario(events)
+    (d0,), (d1,) = lever(s, "new_displacements", 0), lever(s, "new_displacements", 1)
+    assert (d0.persons, d1.persons) == pytest.approx((160.0, 290.0))  # 16 and 29 of 45 days
+    assert (d0.event_id, d0.salt, d0.region, d0.temporary_share, d0.return_months) == (
+        "new_displacement_1",
+        0,
+        S,
+        0.3,
+        2,
+    )
+    assert d0.destinations.tolist() == [NORTH, BETA] and d0.weights.tolist() == [0.25, 0.75]
+    assert lever(s, "new_displacements", 2) == ()
+    (r0,) = lever(s, "registrations", 0)
+    assert (r0.host, r0.salt, r0.persons, r0.weights.tolist()) == (ALPHA, 1, pytest.approx(310.0), [0.5, 0.5])
+    r1, r2 = lever(s, "registrations", 1)
+    assert r1.persons == pytest.approx(290.0) and (r2.host, r2.persons, r2.weights.tolist()) == (BETA, 10.0, [1, 0])
+    (g,) = lever(s, "deregistrations", 0)
+    assert (g.host, g.persons) == (BETA, 21.0) and lever(s, "deregistrations", 1) == ()  # a one-off: 11-31 Jan
+    (h,) = lever(s, "destructions", 1)
+    assert (h.salt, h.regions.tolist(), h.destroyed_share, h.damaged_share) == (4, [False, True], 0.1, 0.2)
+    assert lever(s, "destructions", 0) == () and lever(s, "destructions", 2) == ()
+
+
 def test_levers_without_events_are_the_scenarios_values():
     s = scenario(
         **{
