@@ -1739,7 +1739,7 @@ def test_a_draw_equal_to_the_probability_does_not_fire():
 
 # ------------------------------------------------------------------------------- random small worlds
 
-KINDS = ("refugee", "idp", "returned", "returned_held", "detained", "redisplaced")
+KINDS = ("refugee", "idp", "returned", "returned_held", "detained", "redisplaced", "stayer", "departed")
 
 
 @st.composite
@@ -1754,8 +1754,17 @@ def households(draw):
         "returned_held": home(origin),
         "detained": draw(st.sampled_from([home(origin), other])),
         "redisplaced": draw(st.sampled_from([ALPHA, BETA, other])),
+        "stayer": home(origin),
+        "departed": draw(st.sampled_from([ALPHA, BETA])),
     }[kind]
-    status = {"returned": RETURNED, "returned_held": RETURNED, "detained": DETAINED, "redisplaced": REDISPLACED}
+    status = {
+        "returned": RETURNED,
+        "returned_held": RETURNED,
+        "detained": DETAINED,
+        "redisplaced": REDISPLACED,
+        "stayer": STAYER,
+        "departed": DEPARTED,
+    }
     man = draw(st.booleans())
     size = 0 if kind == "detained" else draw(st.integers(1, 8))
     unit = st.floats(0.0, 1.0, width=32)
@@ -1778,6 +1787,7 @@ def households(draw):
         "forced": draw(st.booleans()),
         "detained": draw(st.integers(1, 3)) if kind in ("detained", "returned_held") else 0,
         "arrived": draw(st.sampled_from([NEVER, 0] if location < 2 else [NEVER, 0, 1])),  # before this month
+        "return_due": draw(st.sampled_from([NEVER, 2, 3])),  # the world's month is 2 or 3
     }
 
 
@@ -1792,6 +1802,24 @@ EVERYTHING = [
         "region": "south",
         "share": 0.5,
         "destinations": {"north": 1.0, "alpha": 1.0},
+    },
+    {
+        "type": "new_displacement",
+        "month": "2020-03",
+        "months": 2,
+        "region": "north",
+        "persons": 12,
+        "destinations": {"alpha": 1.0, "south": 1.0},
+        "temporary_share": 0.5,
+    },
+    {"type": "registration", "month": "2020-03", "months": 2, "host": "beta", "persons": 10},
+    {"type": "deregistration", "month": "2020-03", "months": 2, "host": "alpha", "persons": 8},
+    {
+        "type": "housing_destruction",
+        "month": "2020-03",
+        "regions": ["north", "south"],
+        "destroyed_share": 0.3,
+        "damaged_share": 0.3,
     },
 ]
 
@@ -1880,6 +1908,19 @@ def test_flows_count_what_the_changes_do(world):
         if stage is redisplace:
             left = (before["status"] == RETURNED) & (pop.status == REDISPLACED)
             assert flows.redisplaced == (pop.size[left].astype(int) * w).sum()
+        if stage is come_back:
+            assert flows.returns_voluntary_from.sum() == (before["size"][came_home] * w).sum()
+        left_home = (before["status"] == STAYER) & (pop.status != STAYER)
+        if stage is displace_stayers:
+            assert flows.newly_displaced == (pop.size[left_home].astype(int) * w).sum()
+        if stage is register:
+            assert flows.registered_arrivals == (pop.size[left_home].astype(int) * w).sum()
+            assert (pop.location[left_home] == BETA).all() and pop.registered[left_home].all()
+        if stage is deregister:
+            gone = (before["status"] != DEPARTED) & (pop.status == DEPARTED)
+            assert flows.deregistered == (pop.size[gone].astype(int) * w).sum()
+        if stage is destroy_homes:
+            assert flows.homes_destroyed == (pop.property != before["property"]).sum() * w
         if stage is property_:
             taken = (before["property"] != CONFISCATED) & (pop.property == CONFISCATED)
             given = (before["property"] >= OCCUPIED) & (pop.property == INTACT)
@@ -1925,6 +1966,30 @@ def test_zero_rates_move_nobody(world):
         np.testing.assert_array_equal(getattr(pop, name), before[name], err_msg=name)
 
 
+@PROPERTY
+@given(world=worlds())
+def test_events_of_zero_persons_or_shares_move_nobody(world):
+    s, state, seed = world
+    zero = s.with_changes(
+        {
+            "events.new_displacement_1.persons": 0,
+            "events.registration_1.persons": 0,
+            "events.deregistration_1.persons": 0,
+            "events.housing_destruction_1.destroyed_share": 0.0,
+            "events.housing_destruction_1.damaged_share": 0.0,
+            "events.conflict_displacement_1.share": 0.0,
+        }
+    )
+    pop = state.pop
+    before = {k: v.copy() for k, v in pop.columns().items()}
+    flows = [single_stage(stage, zero, state, seed) for stage in (destroy_homes, flee, displace_stayers, register)]
+    flows.append(single_stage(deregister, zero, state, seed))
+    assert sum(f.newly_displaced + f.registered_arrivals + f.deregistered + f.homes_destroyed for f in flows) == 0
+    assert sum(f.displaced_by_conflict for f in flows) == 0
+    for name in ("location", "status", "property", "registered", "months_displaced", "return_due"):
+        np.testing.assert_array_equal(getattr(pop, name), before[name], err_msg=name)
+
+
 def moved_by(stage, s, state, seed, column="arrived") -> np.ndarray:
     """Which rows a stage changes (run on a copy of the state)."""
     copy = deepcopy(state)
@@ -1964,6 +2029,16 @@ def test_higher_rates_touch_more_households(world, factor):
     ):
         high_scenario = base.with_changes({key: min(1.0, value * factor)})
         low, high = moved_by(stage, base, state, seed, column), moved_by(stage, high_scenario, state, seed, column)
+        assert not (low & ~high).any(), key
+    for key, value, stage, column in (
+        ("events.new_displacement_1.persons", 12, displace_stayers, "status"),
+        ("events.registration_1.persons", 10, register, "status"),
+        ("events.deregistration_1.persons", 8, deregister, "status"),
+        ("events.housing_destruction_1.destroyed_share", 0.3, destroy_homes, "property"),
+    ):
+        more = value * factor if isinstance(value, int) else min(1.0, value * factor)
+        high_scenario = s.with_changes({key: int(more) if isinstance(value, int) else more})
+        low, high = moved_by(stage, s, state, seed, column), moved_by(stage, high_scenario, state, seed, column)
         assert not (low & ~high).any(), key
     worse = s.with_changes({"redisplacement.intercept": s.redisplacement.intercept + factor / 10})
     assert not (
