@@ -70,7 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     a = vec.datacollector.get_model_vars_dataframe()
     b = ref.datacollector.get_model_vars_dataframe()
     print("12-month totals (persons), vectorised vs reference:")
-    for col in ("returns_voluntary", "returns_forced", "detained", "redisplaced"):
+    for col in (
+        "returns_voluntary",
+        "returns_forced",
+        "detained",
+        "redisplaced",
+        "newly_displaced",
+        "registered_arrivals",
+        "deregistered",
+    ):
         print(f"  {col:20}{a[col].sum():>12,.0f}{b[col].sum():>12,.0f}")
     print(f"  {'returnees at the end':20}{a['returnees'].iloc[-1]:>12,.0f}{b['returnees'].iloc[-1]:>12,.0f}")
     return 0
