@@ -432,6 +432,9 @@ def test_pick_takes_the_smallest_draws_until_the_persons_and_the_crossing_row_if
     assert pick(rows, persons, 0.0, draws).tolist() == [] and pick(rows[:0], persons[:0], 5.0, draws[:0]).size == 0
     ties = np.array([0.5, 0.5, 0.5, 0.5], np.float32)  # equal draws: in row order
     assert pick(rows, persons, 8.0, ties).tolist() == [10, 11]
+    assert pick(rows, persons, 7.5, draws).tolist() == [11, 12]  # row 10 would need 8: half of it is not wanted
+    assert pick(rows[:1], persons[:1], 4.0, draws[:1]).tolist() == [10]  # one candidate is a candidate
+    assert pick(rows[:1], np.array([1.0]), 1.0, draws[:1]).tolist() == [10]  # one person is a number to move
 
 
 STAYERS = {"status": STAYER, "location": NORTH, "registered": False, "months_displaced": 50}
@@ -516,6 +519,8 @@ def test_temporarily_displaced_come_home_when_due_as_voluntary_returns_from_wher
     assert not pop.forced.any()
     st_ = build(rows[3:4], s, t=t)
     assert run(come_back, st_, s).changes == ()
+    st_ = build(rows[:1], s, t=t)  # only a refugee of the first host: still one entry per host and one for IDPs
+    np.testing.assert_array_equal(run(come_back, st_, s).returns_voluntary_from, [4, 0, 0])
 
 
 REGISTRATION = {"type": "registration", "month": "2020-01", "host": "alpha", "persons": 16}  # alpha: half each
@@ -542,6 +547,10 @@ def test_registration_takes_stayers_by_origin_into_the_host_with_their_years_awa
     assert pop.months_displaced.tolist() == [20, 30 + t, 10 + t, 40 + t, 50 + t, 0]  # late: away since their draw
     assert flows.registered_arrivals == 4 + 4 + 8 + 4
     consistent(st_)
+    heavy = build(rows, s, weight=2, t=t)  # rows of 2 households: 8 of each region's 8 persons in its first row
+    flows = run(register, heavy, s, draws, t=0)
+    assert heavy.pop.location.tolist() == [NORTH, ALPHA, NORTH, SOUTH, ALPHA, SOUTH]
+    assert flows.registered_arrivals == 8 + 8
     # the event's own origin shares, and two registrations in one month never take a household twice
     south = scenario([{**REGISTRATION, "origin_shares": {"south": 1.0}}, {**REGISTRATION, "host": "beta"}])
     st_ = build(rows, south, t=t)
@@ -611,6 +620,12 @@ def test_housing_destruction_destroys_or_damages_standing_homes_of_its_regions_o
     assert flows.homes_destroyed == 4 * 5
     st_.t = 1  # in force three months, acts in its first only
     assert run(destroy_homes, st_, s, {Draw.DESTRUCTION: 0.0}).changes == ()
+    south = {**quake, "regions": ["south"], "destroyed_share": 1.0}
+    both = scenario([quake, south])
+    st_ = build(rows, both, weight=5)
+    flows = run(destroy_homes, st_, both, draws)
+    assert st_.pop.property[5] == DESTROYED and st_.pop.property[0] == DESTROYED  # each event its own regions
+    assert flows.homes_destroyed == 5 * 5
 
 
 # ------------------------------------------------------------------------------------ 7.3 decide
@@ -1590,6 +1605,50 @@ def test_levels_rates_and_quotas_act_pro_rata_in_a_month_an_event_covers_in_part
     assert lv.controller.tolist() == [GOV, REBELS]  # fewer than half the days: not yet
     after = levers_at(s, Geography.from_scenario(s), 1)
     assert after.deportation_rate[0] == 0.5 and after.controller.tolist() == [REBELS, REBELS]
+
+
+def test_a_change_of_controller_or_of_targeting_needs_at_least_half_the_month():
+    events = [  # 16-30 April 2020: 15 of 30 days, exactly half
+        {"type": "control_change", "month": "2020-04-16", "region": "north", "controller": "rebels"},
+        {"type": "authority_change", "month": "2020-04-16", "controller": "council", "regions": ["south"]},
+        {"type": "deportation", "month": "2020-04-16", "host": "beta", "rate": 0.2, "targeting": "all"},
+    ]
+    s = scenario(events, **{"controllers.council": {}})
+    assert lever(s, "controller", 3).tolist() == [REBELS, 2]
+    assert lever(s, "deportation_targeting", 3)[1] == TARGETING.index("all")
+    assert lever(s, "deportation_rate", 3)[1] == pytest.approx(0.1)
+    later = scenario([{**e, "month": "2020-04-17"} for e in events], **{"controllers.council": {}})  # 14 of 30
+    assert lever(later, "controller", 3).tolist() == [GOV, REBELS]
+    assert lever(later, "deportation_targeting", 3)[1] == TARGETING.index("unregistered")
+
+
+def test_windows_of_whole_months_count_the_days_of_a_leap_february():
+    s = scenario(
+        [
+            {
+                "type": "new_displacement",
+                "month": "2000-01",
+                "months": 2,
+                "region": "north",
+                "persons": 600,
+                "destinations": {"south": 1.0},
+            }
+        ],
+        **{"simulation.start": "2000-01"},
+    )
+    assert [lever(s, "new_displacements", t)[0].persons for t in (0, 1)] == pytest.approx([310.0, 290.0])
+
+
+def test_registration_weights_are_the_origin_shares_normalised():
+    event = {
+        "type": "registration",
+        "month": "2020-01",
+        "host": "beta",
+        "persons": 8,
+        "origin_shares": {"north": 1.0, "south": 3.0},
+    }
+    (r,) = lever(scenario([event]), "registrations", 0)
+    assert r.weights.tolist() == [0.25, 0.75]
 
 
 def test_reconstruction_aid_restores_the_missing_part_of_services():
