@@ -1904,6 +1904,11 @@ def worlds(draw):
             "redisplacement.intercept": draw(st.floats(-5.0, 1.0)),
             "population.growth_annual": draw(st.floats(0.0, 0.2)),
             "population.max_household_size": 10,
+            "hope.intercept": draw(st.floats(-2.0, 4.0)),
+            "hope.attachment": 2.0,
+            "hope.violence": 3.0,
+            "decision.services": 1.0,
+            "decision.internal": 1.0,
         },
     )
     t = draw(st.integers(2, 3))
@@ -2059,7 +2064,7 @@ def moved_by(stage, s, state, seed, column="arrived") -> np.ndarray:
 
 @PROPERTY
 @given(world=worlds(), more=st.floats(0.0, 1.0))
-def test_more_risk_never_more_returns_and_more_pressure_never_fewer(world, more):
+def test_more_risk_or_violence_never_more_returns_and_more_pressure_hope_or_services_never_fewer(world, more):
     s, state, seed = world
     base = moved_by(decide, s, state, seed)
     state.pop.perceived_risk[:] = np.minimum(state.pop.perceived_risk + np.float32(more), 1)
@@ -2067,6 +2072,13 @@ def test_more_risk_never_more_returns_and_more_pressure_never_fewer(world, more)
     assert not (riskier & ~base).any()
     pushed = moved_by(decide, s.with_changes({"hosts.alpha.pressure": 1.0, "hosts.beta.pressure": 1.0}), state, seed)
     assert not (riskier & ~pushed).any()
+    # violence at home lowers both the hope and the intention; more hope never means fewer returns
+    violent = s.with_changes({"controllers.gov.violence": 1.0, "controllers.rebels.violence": 1.0})
+    assert not (moved_by(decide, violent, state, seed) & ~riskier).any()
+    hopeful = s.with_changes({"hope.intercept": s.hope.intercept + more})
+    assert not (riskier & ~moved_by(decide, hopeful, state, seed)).any()
+    serviced = s.with_changes({"regions.north.services": 1.0, "regions.south.services": 1.0})
+    assert not (riskier & ~moved_by(decide, serviced, state, seed)).any()
 
 
 @PROPERTY
