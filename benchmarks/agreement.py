@@ -5,10 +5,10 @@ Both start from the same initial population and ties (one population seed); the 
 generator. Every run's monthly indicators are summarised into *cells*:
 
 - flows (returns voluntary from each host and of IDPs, forced returns from each host, detentions, detentions on
-  arrival, releases, re-displacement, flight from fighting, births, restitutions, confiscations): year by year,
-  and over the whole run;
-- stocks (refugees by host, IDPs, returnees, persons detained, homes confiscated) and means (intentions, mean
-  perceived risk, returnee poverty, origin livelihood): month by month.
+  arrival, releases, re-displacement, flight from fighting, new displacement, registrations, deregistrations,
+  homes destroyed, births, restitutions, confiscations): year by year, and over the whole run;
+- stocks (refugees by host, IDPs, returnees, persons detained, homes confiscated) and means (intentions, hopes to
+  return one day, mean perceived risk, returnee poverty, origin livelihood): month by month.
 
 For each cell, ``z = (mean_ref - mean_vec) / (sd * sqrt(1/n_ref + 1/n_vec))``: under the hypothesis that the two
 implement the same rules both have the same distribution, and the many vectorised runs estimate its spread
@@ -54,6 +54,10 @@ FLOWS = (
     "released",
     "redisplaced",
     "displaced_by_conflict",
+    "newly_displaced",
+    "registered_arrivals",
+    "deregistered",
+    "homes_destroyed",
     "births",
     "properties_restituted",
 )
@@ -61,6 +65,8 @@ STOCKS = ("refugees", "idps", "returnees", "detained_stock", "properties_confisc
 MEANS = (
     "intend_return_12m_pct",
     "intend_return_12m_pct_surveyed",
+    "hope_return_pct",
+    "hope_return_pct_surveyed",
     "mean_perceived_risk",
     "returnees_in_poverty_share",
     "origin_livelihood_mean",
@@ -78,6 +84,11 @@ STRESS_CHANGES = {
     "redisplacement.intercept": -4.5,
     "population.growth_annual": 0.1,
     "property.restitution_monthly": 0.01,
+    "decision.services": 0.8,
+    "decision.home_livelihood": 1.0,
+    "decision.internal": 1.0,
+    "hope.violence": 3.0,
+    "hope.property_loss": 1.0,
     **{f"controllers.{c}.detention_on_return": 0.03 for c in ("government", "opposition", "turkish_backed", "sdf")},
     **{f"controllers.{c}.detention_monthly": 0.005 for c in ("government", "opposition", "turkish_backed", "sdf")},
     **{f"hosts.{h}.deportation_rate": 0.05 for h in ("lebanon", "jordan", "iraq")},
@@ -129,13 +140,61 @@ STRESS_EVENTS = [
         "persons": 200000,
         "destinations": {"rif_dimashq": 1.0, "lebanon": 1.0},
     },
+    {
+        "type": "controller_policy",
+        "month": "2017-03-10",
+        "controllers": ["opposition"],
+        "detention_on_return": 0.08,
+        "violence": 0.5,
+        "ramp_months": 6,
+    },
+    {"type": "authority_change", "month": "2018-05-20", "controller": "government", "from_controllers": ["sdf"]},
+    {
+        "type": "idp_conditions",
+        "month": "2017-02-15",
+        "end": "2018-06-10",
+        "pressure": 0.6,
+        "return_cost": 1.0,
+        "integration": 0.4,
+        "livelihood_factor": 0.6,
+    },
+    {"type": "national_economy", "month": "2017-07", "national": 0.35, "sanctions_penalty": 0.3, "ramp_months": 6},
+    {"type": "host_economy", "month": "2017-05-12", "host": "jordan", "change": -0.2, "ramp_months": 4},
+    {
+        "type": "housing_destruction",
+        "month": "2017-09-03",
+        "regions": ["homs", "hama"],
+        "destroyed_share": 0.1,
+        "damaged_share": 0.2,
+    },
+    {
+        "type": "new_displacement",
+        "month": "2017-02-14",
+        "end": "2017-05-31",
+        "region": "homs",
+        "persons": 150000,
+        "destinations": {"lebanon": 1.0, "hama": 2.0},
+        "temporary_share": 0.5,
+        "return_months": 2,
+    },
+    {
+        "type": "registration",
+        "month": "2017-06",
+        "months": 6,
+        "host": "jordan",
+        "persons": 60000,
+        "origin_shares": {"daraa": 1.0, "homs": 1.0},
+    },
+    {"type": "deregistration", "month": "2017-04-20", "end": "2018-02-10", "host": "egypt", "persons": 40000},
+    {"type": "border_closure", "month": "2018-08-15", "months": 3, "host": "turkey", "capacity": 0.4},
 ]
 
 
 def stress_scenario():
     """The baseline made busy: :data:`STRESS_CHANGES` and :data:`STRESS_EVENTS` added after its own events."""
     base = load_scenario("baseline")
-    events = [e.model_dump(exclude_none=True) for e in base.events] + STRESS_EVENTS
+    events = [e.model_dump(exclude_none=True) for e in base.events]
+    events += [{"id": f"stress_{e['type']}_{i}", **e} for i, e in enumerate(STRESS_EVENTS)]
     return base.with_changes({**STRESS_CHANGES, "events": events}, source="stress")
 
 
@@ -171,7 +230,7 @@ def flow_by_host_names(hosts: list[str]) -> list[str]:
 
 #: series counted one member (or one home) at a time; the other counts move whole households
 BY_MEMBER = ("detained", "detained_on_arrival", "released", "births", "detained_stock")
-BY_HOME = ("confiscations", "properties_restituted", "properties_confiscated")
+BY_HOME = ("confiscations", "properties_restituted", "properties_confiscated", "homes_destroyed")
 
 
 def event_size(name: str, scenario) -> float | None:
@@ -237,7 +296,7 @@ def compare(
     months: int | None = None,
     population_seed: int = 1,
     vectorised_runs: int = 40,
-    reference_runs: int = 4,
+    reference_runs: int = 8,
     limit: float = 5.0,
     model=ReferenceModel,
     reference_scenario=None,
@@ -288,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--households-per-agent", type=int, default=1000)
     ap.add_argument("--months", type=int, default=None, help="default: each scenario's simulation.months")
     ap.add_argument("--vectorised-runs", type=int, default=40)
-    ap.add_argument("--reference-runs", type=int, default=4)
+    ap.add_argument("--reference-runs", type=int, default=8)
     ap.add_argument("--z", type=float, default=5.0, help="largest |z| allowed in any cell")
     args = ap.parse_args(argv)
     names = args.scenarios or [*(str(p) for p in sorted(SCENARIOS.glob("*.toml"))), "stress"]

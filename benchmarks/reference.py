@@ -4,8 +4,10 @@ Every household is a :class:`RefHousehold` (``mesa.Agent``) holding its own stat
 its methods work out *its own* month in Python and draw with ``self.random``. :meth:`ReferenceModel.step` is
 one month in the order of docs/ODD.md section 3::
 
-    levers of the month (events)  ->  origin economy  ->  announcements  ->  flight from fighting
-    ->  agents.shuffle_do("decide")  ->  deportation quotas  ->  agents.shuffle_do("step")
+    levers of the month (events)  ->  origin economy  ->  announcements  ->  homes destroyed
+    ->  flight from fighting  ->  new displacement, registration, deregistration (who moves is chosen by the
+        model, each mover then moves itself)  ->  agents.do("come_back")  ->  agents.shuffle_do("decide")
+    ->  deportation quotas  ->  agents.shuffle_do("step")
         (deportation, detention and release, re-displacement, property, savings and births)
     ->  agents.do("learn")  ->  indicators, collected by a mesa.DataCollector
 
@@ -30,15 +32,17 @@ measure how much faster the vectorised model is (``benchmarks/bench_reference.py
 
 from __future__ import annotations
 
+import calendar
+import datetime
 import math
 from dataclasses import dataclass, field
 
 import mesa
 
 # status and property codes (docs/ODD.md 2.1)
-DISPLACED, RETURNED, DETAINED, REDISPLACED = 0, 1, 2, 3
+DISPLACED, RETURNED, DETAINED, REDISPLACED, STAYER, DEPARTED = 0, 1, 2, 3, 4, 5
 INTACT, DAMAGED, DESTROYED, OCCUPIED, CONFISCATED = 0, 1, 2, 3, 4
-NEVER = -32768  # ``arrived`` of a household that has not arrived anywhere since the start
+NEVER = -32768  # ``arrived`` and ``return_due`` of a household with nothing of the kind since the start
 
 #: the household attributes, as the columns of docs/ODD.md 2.1
 ATTRIBUTES = (
@@ -60,6 +64,7 @@ ATTRIBUTES = (
     "forced",
     "detained",
     "arrived",
+    "return_due",
 )
 
 # scenarios/README.md: who an amnesty or guarantee covers; profile = military-age man + 2 * exposed
@@ -68,20 +73,31 @@ TARGETS = ("all", "unregistered", "military_age_men", "single_men")
 # scenarios/README.md: "Events are applied in a fixed order by kind, whatever their order in the file"
 KIND_ORDER = (
     "control_change",
+    "authority_change",
+    "controller_policy",
     "conscription",
     "deportation",
     "host_pressure",
     "aid_change",
+    "host_economy",
     "border_closure",
     "host_conflict_shock",
     "return_package",
     "sanctions_relief",
+    "national_economy",
+    "idp_conditions",
     "property_confiscation",
     "property_restitution",
     "amnesty",
     "security_guarantee",
+    "housing_destruction",
     "conflict_displacement",
+    "new_displacement",
+    "registration",
+    "deregistration",
 )
+#: events that act in one month when they have neither ``end`` nor ``months`` (scenarios/README.md)
+ONCE = ("conflict_displacement", "housing_destruction", "new_displacement", "registration", "deregistration")
 
 
 def sigmoid(x: float) -> float:
@@ -92,8 +108,35 @@ def sigmoid(x: float) -> float:
 
 
 def month_count(month: str) -> int:
-    year, m = month.split("-")
+    year, m = month[:7].split("-")
     return int(year) * 12 + int(m) - 1
+
+
+# ----------------------------------------------------------------------------------------- dates
+
+
+def month_days(count: int) -> tuple[datetime.date, datetime.date]:
+    """First and last day of the month ``count`` (months since year 0)."""
+    year, month = divmod(count, 12)
+    return datetime.date(year, month + 1, 1), datetime.date(year, month + 1, calendar.monthrange(year, month + 1)[1])
+
+
+def event_days(e) -> tuple[datetime.date, datetime.date | None]:
+    """scenarios/README.md: an event covers ``month`` (its first day, or the first of its month) to ``end`` (its
+    day, or the last of its month), or ``months`` whole months, or, with neither, to the end of the run (one
+    month for the events that move people or homes); ``None``: no end."""
+    begin = datetime.date.fromisoformat(e.month if len(e.month) == 10 else e.month + "-01")
+    if e.end is not None:
+        return begin, datetime.date.fromisoformat(e.end) if len(e.end) == 10 else month_days(month_count(e.end))[1]
+    if e.months is not None:
+        return begin, month_days(month_count(e.month) + e.months - 1)[1]
+    return begin, month_days(month_count(e.month))[1] if e.type in ONCE else None
+
+
+def days_in(begin: datetime.date, end: datetime.date | None, lo: datetime.date, hi: datetime.date) -> int:
+    """Days of [lo, hi] within [begin, end]."""
+    first, last = max(begin, lo), hi if end is None else min(end, hi)
+    return max((last - first).days + 1, 0)
 
 
 # ----------------------------------------------------------------------------------------- places
@@ -109,6 +152,7 @@ class Places:
         self.H, self.R = len(self.hosts), len(self.regions)
         self.prewar = [float(r.prewar_population) for r in s.regions.values()]
         self.surveyed = [bool(h.surveyed) for h in s.hosts.values()]
+        self.origin_shares = {name: dict(h.origin_shares) for name, h in s.hosts.items()}
         # ODD 7.6: the displaced of a region go to its displacement_destination, by default the next region
         self.fallback = [
             self.regions.index(r.displacement_destination) if r.displacement_destination else (i + 1) % self.R
@@ -119,20 +163,49 @@ class Places:
         """The location code of a host or region name."""
         return self.hosts.index(name) if name in self.hosts else self.H + self.regions.index(name)
 
+    def destinations(self, table) -> tuple[list[int], list[float]]:
+        total = sum(table.values())
+        return [self.location(n) for n in table], [table[n] / total for n in table]
+
 
 @dataclass
 class Flight:
-    """A conflict_displacement in force this month."""
+    """A conflict_displacement in force this month (ODD 7.6)."""
 
     event_id: str
     rank: int
     region: int
-    share: float | None
-    persons: float | None
-    months: int
-    elapsed: int
+    share: float | None  # of the residents this month, or None
+    persons: float | None  # over the whole window, or None
+    this_month: float  # share of the window's days in this month
+    remaining: float  # share of the window's days from this month's start on
     destinations: list[int]
     weights: list[float]
+
+
+@dataclass
+class Move:
+    """Persons an event moves this month (ODD 7.11): stayers fleeing a region, stayers registered in a host,
+    refugees leaving a host's register."""
+
+    rank: int
+    persons: float
+    region: int = -1
+    host: int = -1
+    destinations: list[int] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)  # destinations', or (registration) origins' by region
+    temporary: float = 0.0
+    return_months: int = 1
+
+
+@dataclass
+class Ruin:
+    """A housing_destruction in its first month."""
+
+    rank: int
+    regions: set[int]
+    destroyed: float
+    damaged: float
 
 
 @dataclass
@@ -144,37 +217,57 @@ class Month:
     aid: list[float]
     integration: list[float]
     cost: list[float]
-    open: list[bool]
+    border: list[float]  # share of the usual returns that can cross
     host_violence: list[float]
     registered_share: list[float]
     deport_rate: list[float]
     deport_quota: list[float | None]
     targeting: list[str]
     deport_to: list[int | None]  # region number, or None for the deportee's own origin
+    idp_pressure: float
+    idp_factor: float
+    idp_cost: float
+    idp_integration: float
     controller: list[int]
     confiscation: list[float]
+    services: list[float]
     detention_on_return: list[float]
     detention_monthly: list[float]
     violence: list[float]
-    conscription: list[bool]
+    conscription: list[float]  # share of the month conscription is enforced
     relief: list[list[float]]  # controller x profile
     national: float
-    sanctions: bool
+    sanctions: float
+    penalty: float
     reconstruction: float
     restitution: float
     announcements: list[tuple[set, set, float, float]] = field(default_factory=list)
     flights: list[Flight] = field(default_factory=list)
+    displacements: list[Move] = field(default_factory=list)
+    registrations: list[Move] = field(default_factory=list)
+    deregistrations: list[Move] = field(default_factory=list)
+    ruins: list[Ruin] = field(default_factory=list)
 
 
-def event_months(e, start: str) -> tuple[int, float]:
-    """First and last month of an event counted from ``start``; no end and no length: to the end of the run,
-    except a conflict displacement, which then acts in one month (scenarios/README.md)."""
-    first = month_count(e.month) - month_count(start)
-    if e.end is not None:
-        return first, month_count(e.end) - month_count(start)
-    if e.months is not None:
-        return first, first + e.months - 1
-    return first, first if e.type == "conflict_displacement" else math.inf
+@dataclass
+class When:
+    """What an event needs to know about the month it acts in."""
+
+    t: int
+    elapsed: int  # months since its first month
+    rank: int  # its place in the file (separates the draws of several events)
+    cover: float  # share of the month's days it covers
+    this_month: float  # share of its window's days in this month (events with an end)
+    remaining: float  # share of its window's days from this month's start on
+
+    def ramp(self, months: int) -> float:
+        """How far a ramp of ``months`` has gone: a share (elapsed + 1) / months, then all of it."""
+        return min(1.0, (self.elapsed + 1) / months) if months else 1.0
+
+
+def towards(old: float, new: float, w: float) -> float:
+    """A level ``w`` of the way from ``old`` to ``new`` (README, dates to the day)."""
+    return new if w >= 1.0 else old + w * (new - old)
 
 
 def month_levers(s, places: Places, t: int) -> Month:
@@ -186,7 +279,7 @@ def month_levers(s, places: Places, t: int) -> Month:
         aid=[h.aid for h in H],
         integration=[h.integration for h in H],
         cost=[h.return_cost for h in H],
-        open=[h.border_open for h in H],
+        border=[1.0 if h.border_open else 0.0 for h in H],
         host_violence=[0.0] * len(H),
         registered_share=[h.registered_share for h in H],
         deport_rate=[h.deportation_rate for h in H],
@@ -196,25 +289,43 @@ def month_levers(s, places: Places, t: int) -> Month:
             None if h.deportation_destination == "origin" else places.regions.index(h.deportation_destination)
             for h in H
         ],
+        idp_pressure=s.idps.pressure,
+        idp_factor=s.idps.livelihood_factor,
+        idp_cost=s.idps.return_cost,
+        idp_integration=s.idps.integration,
         controller=[places.controllers.index(r.controller) for r in s.regions.values()],
         confiscation=[s.property.confiscation_hazard] * places.R,
+        services=[r.services for r in s.regions.values()],
         detention_on_return=[c.detention_on_return for c in C],
         detention_monthly=[c.detention_monthly for c in C],
         violence=[c.violence for c in C],
-        conscription=[c.conscription for c in C],
+        conscription=[1.0 if c.conscription else 0.0 for c in C],
         relief=[[1.0] * 4 for _ in C],
         national=s.economy.national,
-        sanctions=s.economy.sanctions,
+        sanctions=1.0 if s.economy.sanctions else 0.0,
+        penalty=s.economy.sanctions_penalty,
         reconstruction=s.economy.reconstruction_aid,
         restitution=s.property.restitution_monthly,
     )
+    lo, hi = month_days(month_count(s.simulation.start) + t)
     active = []
     for rank, e in enumerate(s.events):
-        first, last = event_months(e, s.simulation.start)
-        if first <= t <= last:
-            active.append((KIND_ORDER.index(e.type), first, rank, e))
-    for _, first, rank, e in sorted(active, key=lambda a: a[:3]):
-        EFFECTS[e.type](lv, places, e, t - first, rank)
+        begin, end = event_days(e)
+        covered = days_in(begin, end, lo, hi)
+        if covered == 0:
+            continue
+        first = month_count(e.month) - month_count(s.simulation.start)
+        when = When(t, t - first, rank, covered / ((hi - lo).days + 1), 0.0, 0.0)
+        if end is not None:
+            total = (end - begin).days + 1
+            when.this_month = covered / total
+            when.remaining = ((end - max(begin, lo)).days + 1) / total
+        active.append((KIND_ORDER.index(e.type), first, rank, e, when))
+    for _, _, _, e, when in sorted(active, key=lambda a: a[:3]):
+        EFFECTS[e.type](lv, places, e, when)
+    # ODD 2.5: reconstruction aid restores the missing part of basic services in proportion
+    share = s.economy.services_aid_effect * lv.reconstruction
+    lv.services = [x + (1.0 - x) * share for x in lv.services]
     return lv
 
 
@@ -222,110 +333,195 @@ def _controllers(places: Places, names) -> list[int]:
     return [places.controllers.index(n) for n in names] if names else list(range(len(places.controllers)))
 
 
-def _control_change(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
-    lv.controller[p.regions.index(e.region)] = p.controllers.index(e.controller)
+def _control_change(lv: Month, p: Places, e, w: When) -> None:
+    if w.cover >= 0.5:
+        lv.controller[p.regions.index(e.region)] = p.controllers.index(e.controller)
 
 
-def _conscription(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
+def _authority_change(lv: Month, p: Places, e, w: When) -> None:
+    if w.cover < 0.5:
+        return
+    old = {p.controllers.index(c) for c in e.from_controllers}
+    named = {p.regions.index(r) for r in e.regions}
+    new = p.controllers.index(e.controller)
+    lv.controller = [new if r in named or c in old else c for r, c in enumerate(lv.controller)]
+
+
+def _controller_policy(lv: Month, p: Places, e, w: When) -> None:
+    share = w.cover * w.ramp(e.ramp_months)
     for c in _controllers(p, e.controllers):
-        lv.conscription[c] = e.enforced
+        if e.detention_on_return is not None:
+            lv.detention_on_return[c] = towards(lv.detention_on_return[c], e.detention_on_return, share)
+        if e.detention_monthly is not None:
+            lv.detention_monthly[c] = towards(lv.detention_monthly[c], e.detention_monthly, share)
+        if e.violence is not None:
+            lv.violence[c] = towards(lv.violence[c], e.violence, share)
+        if e.conscription is not None:
+            lv.conscription[c] = towards(lv.conscription[c], 1.0 if e.conscription else 0.0, share)
 
 
-def _deportation(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
+def _conscription(lv: Month, p: Places, e, w: When) -> None:
+    for c in _controllers(p, e.controllers):
+        lv.conscription[c] = towards(lv.conscription[c], 1.0 if e.enforced else 0.0, w.cover)
+
+
+def _deportation(lv: Month, p: Places, e, w: When) -> None:
     h = p.hosts.index(e.host)
-    lv.targeting[h] = e.targeting
-    lv.deport_to[h] = None if e.destination == "origin" else p.regions.index(e.destination)
-    lv.deport_rate[h] = e.rate if e.rate is not None else 0.0
-    lv.deport_quota[h] = e.quota
+    if w.cover >= 0.5:
+        lv.targeting[h] = e.targeting
+        lv.deport_to[h] = None if e.destination == "origin" else p.regions.index(e.destination)
+    if e.rate is not None:
+        lv.deport_rate[h] = towards(lv.deport_rate[h], e.rate, w.cover)
+    else:  # a quota, scaled by the days covered; where it is set it rules, whatever the rate
+        lv.deport_quota[h] = e.quota * w.cover
 
 
-def _host_pressure(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
-    lv.pressure[p.hosts.index(e.host)] = e.level
-
-
-def _aid_change(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
+def _host_pressure(lv: Month, p: Places, e, w: When) -> None:
     h = p.hosts.index(e.host)
-    lv.aid[h] = e.level if e.level is not None else min(1.0, max(0.0, lv.aid[h] + e.change))
+    lv.pressure[h] = towards(lv.pressure[h], e.level, w.cover)
 
 
-def _border_closure(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
-    lv.open[p.hosts.index(e.host)] = e.open
-
-
-def _host_conflict_shock(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
+def _aid_change(lv: Month, p: Places, e, w: When) -> None:
     h = p.hosts.index(e.host)
-    lv.host_violence[h] = max(lv.host_violence[h], e.violence)
+    new = e.level if e.level is not None else min(1.0, max(0.0, lv.aid[h] + e.change))
+    lv.aid[h] = towards(lv.aid[h], new, w.cover)
 
 
-def _return_package(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
+def _host_economy(lv: Month, p: Places, e, w: When) -> None:
     h = p.hosts.index(e.host)
-    lv.cost[h] = max(0.0, lv.cost[h] - e.subsidy)
+    new = e.livelihood if e.livelihood is not None else max(0.0, lv.earnings[h] + e.change)
+    lv.earnings[h] = towards(lv.earnings[h], new, w.cover * w.ramp(e.ramp_months))
 
 
-def _sanctions_relief(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
+def _border_closure(lv: Month, p: Places, e, w: When) -> None:
+    h = p.hosts.index(e.host)
+    lv.border[h] = towards(lv.border[h], 1.0 if e.open else e.capacity, w.cover)
+
+
+def _host_conflict_shock(lv: Month, p: Places, e, w: When) -> None:
+    h = p.hosts.index(e.host)
+    lv.host_violence[h] = max(lv.host_violence[h], e.violence * w.cover)
+
+
+def _return_package(lv: Month, p: Places, e, w: When) -> None:
+    h = p.hosts.index(e.host)
+    lv.cost[h] = max(0.0, lv.cost[h] - e.subsidy * w.cover)
+
+
+def _sanctions_relief(lv: Month, p: Places, e, w: When) -> None:
     if e.lift_sanctions:
-        lv.sanctions = False
-    reached = min(1.0, (elapsed + 1) / e.ramp_months) if e.ramp_months else 1.0
-    lv.reconstruction = min(1.0, lv.reconstruction + e.reconstruction_aid * reached)
+        lv.sanctions = towards(lv.sanctions, 0.0, w.cover)
+    lv.reconstruction = min(1.0, lv.reconstruction + e.reconstruction_aid * w.ramp(e.ramp_months) * w.cover)
 
 
-def _property_confiscation(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
-    if elapsed < e.claim_window_months:
+def _national_economy(lv: Month, p: Places, e, w: When) -> None:
+    share = w.cover * w.ramp(e.ramp_months)
+    if e.national is not None:
+        lv.national = towards(lv.national, e.national, share)
+    if e.sanctions_penalty is not None:
+        lv.penalty = towards(lv.penalty, e.sanctions_penalty, share)
+
+
+def _idp_conditions(lv: Month, p: Places, e, w: When) -> None:
+    if e.pressure is not None:
+        lv.idp_pressure = towards(lv.idp_pressure, e.pressure, w.cover)
+    if e.return_cost is not None:
+        lv.idp_cost = towards(lv.idp_cost, e.return_cost, w.cover)
+    if e.integration is not None:
+        lv.idp_integration = towards(lv.idp_integration, e.integration, w.cover)
+    if e.livelihood_factor is not None:
+        lv.idp_factor = towards(lv.idp_factor, e.livelihood_factor, w.cover)
+
+
+def _property_confiscation(lv: Month, p: Places, e, w: When) -> None:
+    if w.elapsed < e.claim_window_months:
         return
     for r in [p.regions.index(n) for n in e.regions] if e.regions else range(p.R):
-        lv.confiscation[r] = e.hazard
+        lv.confiscation[r] = towards(lv.confiscation[r], e.hazard, w.cover)
 
 
-def _property_restitution(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
-    lv.restitution = e.monthly
+def _property_restitution(lv: Month, p: Places, e, w: When) -> None:
+    lv.restitution = towards(lv.restitution, e.monthly, w.cover)
     if e.repeal_confiscation:
-        lv.confiscation = [0.0] * p.R
+        lv.confiscation = [x * (1.0 - w.cover) for x in lv.confiscation]
 
 
-def _relief(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
+def _relief(lv: Month, p: Places, e, w: When) -> None:
     controllers = _controllers(p, e.controllers)
     profiles = {code for name in e.profiles for code in PROFILES[name]}
     for c in controllers:
         for k in profiles:
-            lv.relief[c][k] *= e.detention_factor
-    if elapsed == 0 and e.credibility > 0:
+            lv.relief[c][k] *= towards(1.0, e.detention_factor, w.cover)
+    if w.elapsed == 0 and e.credibility > 0:
         lv.announcements.append((set(controllers), profiles, e.detention_factor, e.credibility))
 
 
-def _conflict_displacement(lv: Month, p: Places, e, elapsed: int, rank: int) -> None:
-    names = list(e.destinations)
-    total = sum(e.destinations.values())
-    first, last = event_months(e, e.month)
+def _housing_destruction(lv: Month, p: Places, e, w: When) -> None:
+    if w.elapsed == 0:
+        regions = {p.regions.index(r) for r in e.regions}
+        lv.ruins.append(Ruin(w.rank, regions, e.destroyed_share, e.damaged_share))
+
+
+def _conflict_displacement(lv: Month, p: Places, e, w: When) -> None:
+    codes, weights = p.destinations(e.destinations)
     lv.flights.append(
         Flight(
             event_id=e.id,
-            rank=rank,
+            rank=w.rank,
             region=p.regions.index(e.region),
-            share=e.share,
+            share=1.0 - (1.0 - e.share) ** w.this_month if e.share is not None else None,
             persons=e.persons,
-            months=int(last - first + 1),
-            elapsed=elapsed,
-            destinations=[p.location(n) for n in names],
-            weights=[e.destinations[n] / total for n in names],
+            this_month=w.this_month,
+            remaining=w.remaining,
+            destinations=codes,
+            weights=weights,
         )
     )
 
 
+def _new_displacement(lv: Month, p: Places, e, w: When) -> None:
+    codes, weights = p.destinations(e.destinations)
+    region = p.regions.index(e.region)
+    lv.displacements.append(
+        Move(w.rank, e.persons * w.this_month, region, -1, codes, weights, e.temporary_share, e.return_months)
+    )
+
+
+def _registration(lv: Month, p: Places, e, w: When) -> None:
+    table = e.origin_shares or p.origin_shares[e.host]
+    total = sum(table.values())
+    weights = [table.get(r, 0.0) / total for r in p.regions]
+    lv.registrations.append(Move(w.rank, e.persons * w.this_month, host=p.hosts.index(e.host), weights=weights))
+
+
+def _deregistration(lv: Month, p: Places, e, w: When) -> None:
+    lv.deregistrations.append(Move(w.rank, e.persons * w.this_month, host=p.hosts.index(e.host)))
+
+
 EFFECTS = {
     "control_change": _control_change,
+    "authority_change": _authority_change,
+    "controller_policy": _controller_policy,
     "conscription": _conscription,
     "deportation": _deportation,
     "host_pressure": _host_pressure,
     "aid_change": _aid_change,
+    "host_economy": _host_economy,
     "border_closure": _border_closure,
     "host_conflict_shock": _host_conflict_shock,
     "return_package": _return_package,
     "sanctions_relief": _sanctions_relief,
+    "national_economy": _national_economy,
+    "idp_conditions": _idp_conditions,
     "property_confiscation": _property_confiscation,
     "property_restitution": _property_restitution,
     "amnesty": _relief,
     "security_guarantee": _relief,
+    "housing_destruction": _housing_destruction,
     "conflict_displacement": _conflict_displacement,
+    "new_displacement": _new_displacement,
+    "registration": _registration,
+    "deregistration": _deregistration,
 }
 
 
@@ -370,7 +566,7 @@ class RefHousehold(mesa.Agent):
             return (m.lv.earnings[self.location] + m.host_aid_effect * m.lv.aid[self.location]) * self.skill
         if self.at_home():
             return self.home_income()
-        return m.livelihood[self.location - H] * m.s.idps.livelihood_factor * self.skill
+        return m.livelihood[self.location - H] * m.lv.idp_factor * self.skill
 
     def profile(self) -> int:
         return int(self.military_age_man) + 2 * int(self.exposed)
@@ -387,33 +583,51 @@ class RefHousehold(mesa.Agent):
             p *= sec.forced_return_multiplier
         return min(p, 1.0)
 
-    def return_odds(self) -> tuple[float, float]:
-        """ODD 7.3: the monthly hazard q of intending to return and the probability p = q f of returning."""
+    def integration_now(self) -> float:
+        """ODD 7.3: g = G_l (1 - exp(-t / tau)) where it lives."""
+        m, H = self.model, self.model.places.H
+        level = m.lv.integration[self.location] if self.location < H else m.lv.idp_integration
+        return level * (1.0 - math.exp(-self.months_displaced / m.s.decision.integration_months))
+
+    def return_odds(self) -> tuple[float, float, float]:
+        """ODD 7.3: the hope eta of returning one day, the monthly hazard q of intending to return for those who
+        hope, and the probability p = eta q f of returning this month."""
         m, b, H = self.model, self.model.s.decision, self.model.places.H
-        lv, idps = m.lv, m.s.idps
+        lv, hope = m.lv, m.s.hope
         abroad = self.location < H
         c = lv.controller[self.origin]
-        integration = (lv.integration[self.location] if abroad else idps.integration) * (
-            1.0 - math.exp(-self.months_displaced / b.integration_months)
+        integration = self.integration_now()
+        at_home = self.home_income()
+        eta = sigmoid(
+            hope.intercept
+            + hope.attachment * self.attachment
+            - hope.integration * integration
+            + hope.livelihood * m.livelihood[self.origin]
+            - hope.violence * lv.violence[c]
+            - hope.property_loss * self.loss()
         )
         v = (
             b.intercept
-            + b.pressure * (lv.pressure[self.location] if abroad else idps.pressure)
-            + b.livelihood * (self.home_income() - self.income())
+            + b.pressure * (lv.pressure[self.location] if abroad else lv.idp_pressure)
+            + b.livelihood * (at_home - self.income())
+            + b.home_livelihood * at_home
             - b.detention_risk * self.perceived_risk
             - b.violence * lv.violence[c]
-            - b.conscription * (1.0 if self.military_age_man and lv.conscription[c] else 0.0)
+            - b.conscription * (lv.conscription[c] if self.military_age_man else 0.0)
             - b.property_loss * self.loss()
+            - b.services * (1.0 - lv.services[self.origin])
             + b.network * (self.back / len(self.ties) if self.ties else 0.0)
             + b.attachment * self.attachment
             - b.integration * integration
             + b.host_violence * (lv.host_violence[self.location] if abroad else 0.0)
+            + (0.0 if abroad else b.internal)
         )
         q = sigmoid(v)
-        if abroad and not lv.open[self.location]:
-            return q, 0.0
-        cost = lv.cost[self.location] if abroad else idps.return_cost
-        return q, q * sigmoid(b.feasibility_slope * (self.savings - cost))
+        border = lv.border[self.location] if abroad else 1.0
+        if border == 0:
+            return eta, q, 0.0
+        cost = lv.cost[self.location] if abroad else lv.idp_cost
+        return eta, q, eta * q * sigmoid(b.feasibility_slope * (self.savings - cost)) * border
 
     def targeted(self) -> bool:
         """ODD 7.4: eligible under its host's targeting."""
@@ -439,16 +653,11 @@ class RefHousehold(mesa.Agent):
     def flee(self, flight: Flight, share: float) -> None:
         """ODD 7.6, flight from fighting: a resident of the region (not wholly detained) leaves with ``share``."""
         m = self.model
-        if self.fled or self.location != m.places.H + flight.region or self.status == DETAINED:
+        if self.fled or self.location != m.places.H + flight.region or self.status in (DETAINED, STAYER):
             return
         if self.random.random() >= share:
             return
-        u, acc, dest = self.random.random(), 0.0, flight.destinations[-1]
-        for code, w in zip(flight.destinations, flight.weights, strict=True):
-            acc += w
-            if u < acc:
-                dest = code
-                break
+        dest = self.destination(flight.destinations, flight.weights)
         was_home = self.status == RETURNED
         self.location = dest
         if self.at_home():
@@ -462,19 +671,73 @@ class RefHousehold(mesa.Agent):
         m.moved[flight.event_id] = m.moved.get(flight.event_id, 0.0) + self.persons
         m.flow["displaced_by_conflict"] += self.persons
 
+    def destination(self, codes: list[int], weights: list[float]) -> int:
+        """One of ``codes``, drawn by ``weights``."""
+        u, acc = self.random.random(), 0.0
+        for code, w in zip(codes, weights, strict=True):
+            acc += w
+            if u < acc:
+                return code
+        return codes[-1]
+
+    def ruin(self, ruin: Ruin) -> None:
+        """ODD 7.11: an intact or damaged home of the stricken regions is destroyed with ``destroyed``; an intact
+        one not destroyed is damaged with ``damaged``, whoever lives in it."""
+        if self.origin not in ruin.regions or self.property not in (INTACT, DAMAGED):
+            return
+        u = self.random.random()
+        if u < ruin.destroyed:
+            self.property = DESTROYED
+        elif self.property == INTACT and u < ruin.destroyed + ruin.damaged:
+            self.property = DAMAGED
+        else:
+            return
+        self.model.flow["homes_destroyed"] += self.model.weight
+
+    def flee_home(self, move: Move) -> None:
+        """ODD 7.11: a household that had stayed flees its region (new_displacement)."""
+        m = self.model
+        self.location = self.destination(move.destinations, move.weights)
+        self.status, self.months_displaced = DISPLACED, 0
+        if self.location < m.places.H:
+            self.registered = self.random.random() < m.lv.registered_share[self.location]
+        if self.random.random() < move.temporary:
+            self.return_due = m.t + move.return_months
+        m.flow["newly_displaced"] += self.persons
+
+    def register_in(self, host: int) -> None:
+        """ODD 7.11: a household that had stayed joins a host's registered refugees, away for years already."""
+        self.location, self.status, self.registered = host, DISPLACED, True
+        self.months_displaced += self.model.t
+        self.model.flow["registered_arrivals"] += self.persons
+
+    def leave_register(self) -> None:
+        """ODD 7.11: a refugee leaves its host's register without a verified return; no longer followed."""
+        self.status = DEPARTED
+        self.model.flow["deregistered"] += self.persons
+
+    def come_back(self) -> None:
+        """ODD 7.11: displaced for a short while, it goes home when due (if still displaced): a voluntary return
+        from where it is."""
+        m, H = self.model, self.model.places.H
+        if self.return_due != m.t or not self.is_displaced():
+            return
+        m.flow["returns_voluntary_" + (m.places.hosts[self.location] if self.location < H else "idps")] += self.persons
+        self.location, self.status, self.arrived = H + self.origin, RETURNED, m.t
+
     def decide(self) -> None:
         """ODD 7.3: a displaced household goes home with probability p; it pays the cost of the journey."""
         if not self.is_displaced():
             return
         m, H = self.model, self.model.places.H
-        q, p = self.return_odds()
+        eta, q, p = self.return_odds()
         abroad = self.location < H
         if abroad:
-            intend = 1.0 - (1.0 - q) ** 12
-            m.intent[self.location] += intend
+            m.intent[self.location] += eta * (1.0 - (1.0 - q) ** 12)
+            m.hope[self.location] += eta
             m.intent_n[self.location] += 1
         if self.random.random() < p:
-            cost = m.lv.cost[self.location] if abroad else m.s.idps.return_cost
+            cost = m.lv.cost[self.location] if abroad else m.lv.idp_cost
             m.flow["returns_voluntary_" + (m.places.hosts[self.location] if abroad else "idps")] += self.persons
             self.savings = max(self.savings - cost, 0.0)
             self.location, self.status, self.forced, self.arrived = H + self.origin, RETURNED, False, m.t
@@ -627,14 +890,18 @@ class ReferenceModel(mesa.Model):
         s, places, t = self.s, self.places, self.t
         self.lv = lv = month_levers(s, places, t)
         self.flow = dict.fromkeys(FLOW_NAMES + tuple(flow_by_host(places)), 0.0)
-        self.intent, self.intent_n = [0.0] * places.H, [0] * places.H
+        self.intent, self.hope, self.intent_n = [0.0] * places.H, [0.0] * places.H, [0] * places.H
         self.update_economy()
         if lv.announcements:
             self.agents.do("hear_announcements")
+        for ruin in lv.ruins:
+            self.agents.do("ruin", ruin)
         for a in self.households:
             a.fled = False
         for flight in lv.flights:
             self.agents.shuffle_do("flee", flight, self.flight_share(flight))
+        self.move_people()
+        self.agents.do("come_back")
         self.agents.shuffle_do("decide")
         self.deport_rate = self.deportation_rates()
         self.agents.shuffle_do("step")
@@ -642,6 +909,41 @@ class ReferenceModel(mesa.Model):
         self.indicators = self.observe()
         self.datacollector.collect(self)
         self.t += 1
+
+    def choose(self, candidates: list[RefHousehold], persons: float) -> list[RefHousehold]:
+        """ODD 7.11: households in a random order until they hold ``persons``; the one that crosses the total is
+        taken if at least half of it is still wanted."""
+        order = list(candidates)
+        self.random.shuffle(order)
+        chosen, held = [], 0.0
+        for a in order:
+            if held + a.persons / 2 > persons:
+                break
+            chosen.append(a)
+            held += a.persons
+        return chosen
+
+    def move_people(self) -> None:
+        """ODD 7.11: this month's new displacement of people who had stayed, then registrations in hosts, then
+        refugees leaving hosts' registers. Each event acts on the households as the events before it left them,
+        so no household is moved twice."""
+        lv = self.lv
+        for move in lv.displacements:
+            stayers = [a for a in self.households if a.status == STAYER and a.origin == move.region]
+            for a in self.choose(stayers, move.persons):
+                a.flee_home(move)
+        for move in lv.registrations:
+            chosen = []
+            for region, share in enumerate(move.weights):
+                if share > 0:
+                    stayers = [a for a in self.households if a.status == STAYER and a.origin == region]
+                    chosen += self.choose(stayers, move.persons * share)
+            for a in chosen:
+                a.register_in(move.host)
+        for move in lv.deregistrations:
+            refugees = [a for a in self.households if a.is_displaced() and a.location == move.host]
+            for a in self.choose(refugees, move.persons):
+                a.leave_register()
 
     def update_economy(self) -> None:
         """ODD 7.1: each region's livelihood moves towards its target, less last month's arrivals' strain."""
@@ -651,7 +953,7 @@ class ReferenceModel(mesa.Model):
             if a.arrived == self.t - 1:
                 inflow[a.location - places.H] += (a.size + a.detained) * self.weight
         start = e.national * (1.0 - e.sanctions_penalty * (1.0 if e.sanctions else 0.0))
-        now = lv.national * (1.0 - e.sanctions_penalty * (1.0 if lv.sanctions else 0.0))
+        now = lv.national * (1.0 - lv.penalty * lv.sanctions)
         for r, region in enumerate(self.s.regions.values()):
             target = min(max(region.livelihood * now / start + e.aid_effect * lv.reconstruction, 0.0), 1.0)
             moved = self.livelihood[r] + e.adjust_rate * (target - self.livelihood[r])
@@ -659,14 +961,18 @@ class ReferenceModel(mesa.Model):
             self.livelihood[r] = min(max(moved, e.livelihood_floor), 1.0)
 
     def flight_share(self, flight: Flight) -> float:
-        """ODD 7.6: the monthly probability that a resident flees: the share spread over the window, or what is
-        left of the persons over the months left, among the residents still there."""
+        """ODD 7.6: the probability that a resident flees this month: the event's share spread over its days, or
+        what is left of its persons spread over the days left, among the followed residents still there."""
         if flight.share is not None:
-            return 1.0 - (1.0 - flight.share) ** (1.0 / flight.months)
+            return flight.share
         here = self.places.H + flight.region
-        persons = sum(a.persons for a in self.households if a.location == here and a.status != DETAINED and not a.fled)
-        left = max(flight.persons - self.moved.get(flight.event_id, 0.0), 0.0)
-        return min(1.0, left / (flight.months - flight.elapsed) / persons) if persons > 0 else 0.0
+        persons = sum(
+            a.persons
+            for a in self.households
+            if a.location == here and a.status not in (DETAINED, STAYER) and not a.fled
+        )
+        left = max(flight.persons - self.moved.get(flight.event_id, 0.0), 0.0) * flight.this_month / flight.remaining
+        return min(1.0, left / persons) if persons > 0 else 0.0
 
     def deportation_rates(self) -> list[float]:
         """ODD 7.4: each host's rate, a quota turned into the rate that deports it from the eligible persons still
@@ -705,6 +1011,7 @@ class ReferenceModel(mesa.Model):
                 returnee_persons += a.size
                 poor += a.size if a.home_income() < self.poverty_line else 0
         f = self.flow
+        surveyed = [h for h in range(H) if places.surveyed[h]]
         vol_refugees = sum(f[f"returns_voluntary_{h}"] for h in places.hosts)
         out |= {
             "refugees": sum(out[f"refugees_{h}"] for h in places.hosts),
@@ -720,9 +1027,9 @@ class ReferenceModel(mesa.Model):
             "origin_livelihood_mean": sum(x * p for x, p in zip(self.livelihood, places.prewar, strict=True))
             / sum(places.prewar),
             "intend_return_12m_pct": _pct(self.intent, self.intent_n, range(H)),
-            "intend_return_12m_pct_surveyed": _pct(
-                self.intent, self.intent_n, [h for h in range(H) if places.surveyed[h]]
-            ),
+            "intend_return_12m_pct_surveyed": _pct(self.intent, self.intent_n, surveyed),
+            "hope_return_pct": _pct(self.hope, self.intent_n, range(H)),
+            "hope_return_pct_surveyed": _pct(self.hope, self.intent_n, surveyed),
         }
         out |= {k: f[k] for k in f if k not in out}
         return out
@@ -739,6 +1046,10 @@ FLOW_NAMES = (
     "released",
     "redisplaced",
     "displaced_by_conflict",
+    "newly_displaced",
+    "registered_arrivals",
+    "deregistered",
+    "homes_destroyed",
     "properties_restituted",
     "births",
 )
@@ -767,6 +1078,8 @@ def indicator_names(places: Places) -> list[str]:
         "origin_livelihood_mean",
         "intend_return_12m_pct",
         "intend_return_12m_pct_surveyed",
+        "hope_return_pct",
+        "hope_return_pct_surveyed",
     ]
 
 

@@ -498,7 +498,14 @@ def _new_displacement(lv: dict, e: NewDisplacementEvent, when: _When) -> None:
     here, _ = spread(e, when.s.simulation.start, when.t)
     codes, weights = _destinations(when.g, e.destinations)
     move = Movement(
-        e.id, when.rank, e.persons * here, region=when.g.region(e.region), destinations=codes, weights=weights
+        e.id,
+        when.rank,
+        e.persons * here,
+        region=when.g.region(e.region),
+        destinations=codes,
+        weights=weights,
+        temporary_share=e.temporary_share,
+        return_months=e.return_months,
     )
     lv["new_displacements"].append(move)
 

@@ -34,6 +34,7 @@ from returnsim.transitions.decide import decide
 from returnsim.transitions.deport import deport, eligible
 from returnsim.transitions.information import announce, learn, perceived_risk_update
 from returnsim.transitions.livelihoods import economy, livelihood_target, livelihoods
+from returnsim.transitions.movements import come_back, deregister, destroy_homes, displace_stayers, pick, register
 from returnsim.transitions.property import property_
 from returnsim.transitions.redisplace import flee, redisplace
 from returnsim.transitions.security import detention_risk, risk_by_key, security
@@ -54,7 +55,7 @@ toy_dict = _toy_dict()
 ALPHA, BETA, NORTH, SOUTH = 0, 1, 2, 3  # location codes of the toy world
 N, S = 0, 1  # region numbers: north (gov), south (rebels)
 GOV, REBELS = 0, 1
-DISPLACED, RETURNED, DETAINED, REDISPLACED = (int(s) for s in Status)
+DISPLACED, RETURNED, DETAINED, REDISPLACED, STAYER, DEPARTED = (int(s) for s in Status)
 INTACT, DAMAGED, DESTROYED, OCCUPIED, CONFISCATED = (int(p) for p in PropertyStatus)
 
 
@@ -83,6 +84,7 @@ DEFAULT_ROW = {
     "forced": False,
     "detained": 0,
     "arrived": NEVER,
+    "return_due": NEVER,
 }
 DTYPES = {
     "location": np.int16,
@@ -103,6 +105,7 @@ DTYPES = {
     "forced": bool,
     "detained": np.int8,
     "arrived": np.int16,
+    "return_due": np.int16,
 }
 
 
@@ -338,8 +341,9 @@ def test_conflict_displacement_by_persons_moves_what_is_left_over_the_months_lef
     rows = [{"location": SOUTH, "origin": S, "size": 4} for _ in range(3)]  # 12 persons of weight 5: 60
     st_ = build(rows, s, weight=5)
     st_.moved["conflict_displacement_1"] = 40.0  # moved in the first month
-    # 60 left over 2 months: 30 of the 60 residents this month, a share of 0.5
-    flows = run(flee, st_, s, {Draw.CONFLICT: [0.49, 0.51, 0.1], Draw.DESTINATION: 0.5})
+    # 60 left over the 60 days left (January and a leap February), 31 of them this month: 31 persons of the 60
+    # residents, a share of 31 / 60
+    flows = run(flee, st_, s, {Draw.CONFLICT: [31 / 60 - 1e-3, 31 / 60 + 1e-3, 0.1], Draw.DESTINATION: 0.5})
     assert st_.pop.location.tolist() == [NORTH, SOUTH, NORTH]
     assert flows.displaced_by_conflict == 40.0
     assert st_.moved["conflict_displacement_1"] == 80.0
@@ -359,10 +363,10 @@ def test_conflict_displacement_by_persons_in_its_first_month_and_when_nothing_is
     st_ = build([{"location": SOUTH, "origin": S, "size": 1}, {"location": NORTH}], s)
     flows = run(flee, st_, s, {Draw.CONFLICT: 0.999, Draw.DESTINATION: 0.5})
     assert st_.pop.location.tolist() == [NORTH, NORTH] and flows.displaced_by_conflict == 1.0
-    # 60 persons, none moved yet: 30 this month, a share of exactly 0.5
+    # 60 persons, none moved yet, over 60 days: 31 in January, a share of 31 / 60 of the 60 residents
     s60 = scenario([{**fighting, "persons": 60}])
     st_ = build([{"location": SOUTH, "origin": S, "size": 6}] * 10, s60)
-    run(flee, st_, s60, {Draw.CONFLICT: [0.4999] * 5 + [0.5001] * 5, Draw.DESTINATION: 0.5})
+    run(flee, st_, s60, {Draw.CONFLICT: [31 / 60 - 1e-4] * 5 + [31 / 60 + 1e-4] * 5, Draw.DESTINATION: 0.5})
     assert (st_.pop.location == NORTH).sum() == 5
     # every person already moved, or nobody left in the region: nobody moves, and nothing is divided by zero
     st_ = build([{"location": SOUTH, "origin": S}], s)
@@ -370,6 +374,23 @@ def test_conflict_displacement_by_persons_in_its_first_month_and_when_nothing_is
     assert run(flee, st_, s, {Draw.CONFLICT: 0.0}).displaced_by_conflict == 0
     st_ = build([{"location": NORTH}], s)
     assert run(flee, st_, s, {Draw.CONFLICT: 0.0}).displaced_by_conflict == 0
+
+
+def test_people_who_never_left_do_not_flee_fighting_as_followed_residents():
+    """Stayers are moved by new_displacement only (7.11); flight from fighting moves returnees and IDPs."""
+    fighting = {
+        "type": "conflict_displacement",
+        "month": "2020-01",
+        "region": "north",
+        "persons": 8,
+        "destinations": {"south": 1.0},
+    }
+    s = scenario([fighting])
+    st_ = build([{"location": NORTH, "status": STAYER, "size": 8}, {"location": NORTH}], s)
+    flows = run(flee, st_, s, {Draw.CONFLICT: 0.0, Draw.DESTINATION: 0.5})
+    assert st_.pop.location.tolist() == [NORTH, SOUTH] and st_.pop.status.tolist() == [STAYER, REDISPLACED]
+    assert flows.displaced_by_conflict == 4.0  # and the share is of the followed residents' 4 persons
+    consistent(st_)
 
 
 def test_a_household_flees_once_a_month_whatever_the_number_of_events():
@@ -394,6 +415,217 @@ def test_a_household_flees_once_a_month_whatever_the_number_of_events():
     flows = run(flee, st_, s, {Draw.CONFLICT: 0.0, Draw.DESTINATION: 0.0})
     assert st_.pop.location.tolist() == [SOUTH]  # moved by the first, not again by the second
     assert flows.displaced_by_conflict == 4.0
+
+
+# ------------------------------------------------------------- 7.11 stayers, registration, destruction
+
+
+def test_pick_takes_the_smallest_draws_until_the_persons_and_the_crossing_row_if_half_is_wanted():
+    rows = np.array([10, 11, 12, 13])
+    persons = np.array([4.0, 4.0, 2.0, 6.0])
+    draws = np.array([0.3, 0.1, 0.2, 0.4], np.float32)  # order 11, 12, 10, 13: 4, 6, 10, 16 persons
+    assert pick(rows, persons, 7.0, draws).tolist() == [11, 12]  # 10 needs 8 wanted (half of it: 2 of 4 more)
+    assert pick(rows, persons, 8.0, draws).tolist() == [10, 11, 12]  # exactly half of row 10 still wanted
+    assert pick(rows, persons, 100.0, draws).tolist() == [10, 11, 12, 13]
+    assert pick(rows, persons, 1.0, draws).tolist() == []  # not half of the first row
+    assert pick(rows, persons, 2.0, draws).tolist() == [11]
+    assert pick(rows, persons, 0.0, draws).tolist() == [] and pick(rows[:0], persons[:0], 5.0, draws[:0]).size == 0
+    ties = np.array([0.5, 0.5, 0.5, 0.5], np.float32)  # equal draws: in row order
+    assert pick(rows, persons, 8.0, ties).tolist() == [10, 11]
+    assert pick(rows, persons, 7.5, draws).tolist() == [11, 12]  # row 10 would need 8: half of it is not wanted
+    assert pick(rows[:1], persons[:1], 4.0, draws[:1]).tolist() == [10]  # one candidate is a candidate
+    assert pick(rows[:1], np.array([1.0]), 1.0, draws[:1]).tolist() == [10]  # one person is a number to move
+
+
+STAYERS = {"status": STAYER, "location": NORTH, "registered": False, "months_displaced": 50}
+OFFENSIVE = {
+    "type": "new_displacement",
+    "month": "2020-01",
+    "region": "north",
+    "persons": 30,
+    "destinations": {"alpha": 1.0, "south": 3.0},
+    "temporary_share": 0.5,
+    "return_months": 2,
+}
+
+
+def test_new_displacement_moves_stayers_of_its_region_by_their_own_draws():
+    s = scenario([OFFENSIVE])
+    rows = [
+        {**STAYERS},  # third smallest draw: taken (4 + 2 + 4 = 10 households' persons of 10)
+        {**STAYERS},  # smallest draw
+        {**STAYERS},  # beyond the persons
+        {**STAYERS, "size": 2},  # second smallest
+        {"location": NORTH},  # a returnee at home: not a stayer
+        {**STAYERS, "location": SOUTH, "origin": S},  # a stayer of another region
+    ]
+    st_ = build(rows, s, weight=3, t=0)
+    draws = {
+        Draw.NEW_DISPLACEMENT: [0.3, 0.1, 0.5, 0.2, 0.0, 0.0],
+        Draw.DESTINATION: [0.1, 0.6, 0.0, 0.25, 0.0, 0.0],  # weights 1/4 alpha, 3/4 south: 0.25 is the south
+        Draw.REGISTER: [0.85, 0.0, 0.0, 0.0, 0.0, 0.0],  # alpha registers 0.9 of arrivals
+        Draw.TEMPORARY: [0.6, 0.4, 0.0, 0.5, 0.0, 0.0],  # half go back after 2 months: 0.5 is not below
+    }
+    flows = run(displace_stayers, st_, s, draws)
+    pop = st_.pop
+    assert pop.location.tolist() == [ALPHA, SOUTH, NORTH, SOUTH, NORTH, SOUTH]
+    assert pop.status.tolist() == [DISPLACED, DISPLACED, STAYER, DISPLACED, RETURNED, STAYER]
+    assert pop.months_displaced.tolist() == [0, 0, 50, 0, 0, 50]
+    assert pop.registered.tolist() == [True, False, False, False, True, False]  # only those arriving in a host
+    assert pop.return_due.tolist() == [NEVER, 2, NEVER, NEVER, NEVER, NEVER]
+    assert flows.newly_displaced == (4 + 4 + 2) * 3
+    assert (pop.arrived == NEVER).all() and not pop.forced.any()  # not an arrival home
+    consistent(st_)
+    st_.t = 1  # a one-off event: nothing more the month after
+    assert run(displace_stayers, st_, s, {Draw.NEW_DISPLACEMENT: 0.0}).changes == ()
+
+
+def test_new_displacement_refugees_are_registered_at_their_hosts_share():
+    s = scenario([{**OFFENSIVE, "destinations": {"beta": 1.0}}], **{"hosts.beta.registered_share": 0.25})
+    st_ = build([{**STAYERS}, {**STAYERS}], s)
+    run(displace_stayers, st_, s, {Draw.NEW_DISPLACEMENT: 0.0, Draw.REGISTER: [0.24, 0.25], Draw.TEMPORARY: 0.9})
+    assert st_.pop.location.tolist() == [BETA, BETA] and st_.pop.registered.tolist() == [True, False]
+
+
+def test_two_new_displacements_of_one_region_in_one_month_move_a_household_once():
+    s = scenario([OFFENSIVE, {**OFFENSIVE, "destinations": {"beta": 1.0}, "temporary_share": 0.0}])
+    st_ = build([{**STAYERS} for _ in range(10)], s)
+    flows = run(displace_stayers, st_, s, {Draw.NEW_DISPLACEMENT: np.linspace(0, 0.9, 10), Draw.DESTINATION: 0.5})
+    pop = st_.pop
+    # 30 persons each: the first event takes the 8 households with the smallest draws, the second the 2 left
+    assert (pop.status == DISPLACED).sum() == 10 and pop.location.tolist() == [SOUTH] * 8 + [BETA] * 2
+    assert flows.newly_displaced == 40.0
+
+
+def test_temporarily_displaced_come_home_when_due_as_voluntary_returns_from_where_they_are():
+    s = scenario()
+    t = 4
+    rows = [
+        {"return_due": t, "months_displaced": 2},  # a refugee in alpha: home
+        {"location": SOUTH, "return_due": t, "size": 3},  # an IDP in the south: home, an IDP return
+        {"location": NORTH, "return_due": t},  # already home
+        {"return_due": t + 1},  # not yet
+        {"location": SOUTH, "return_due": t, "status": DETAINED, "size": 0, "detained": 1},  # held: not displaced
+        {"location": BETA, "origin": S, "return_due": t, "status": REDISPLACED, "size": 2},
+        {"location": ALPHA, "status": DEPARTED, "return_due": t},  # no longer followed
+    ]
+    st_ = build(rows, s, weight=2, t=t)
+    flows = run(come_back, st_, s)
+    pop = st_.pop
+    assert pop.location.tolist() == [NORTH, NORTH, NORTH, ALPHA, SOUTH, SOUTH, ALPHA]
+    assert pop.status.tolist() == [RETURNED, RETURNED, RETURNED, DISPLACED, DETAINED, RETURNED, DEPARTED]
+    assert pop.arrived.tolist() == [t, t, NEVER, NEVER, NEVER, t, NEVER]
+    np.testing.assert_array_equal(flows.returns_voluntary_from, [4 * 2, 2 * 2, 3 * 2])
+    assert not pop.forced.any()
+    st_ = build(rows[3:4], s, t=t)
+    assert run(come_back, st_, s).changes == ()
+    st_ = build(rows[:1], s, t=t)  # only a refugee of the first host: still one entry per host and one for IDPs
+    np.testing.assert_array_equal(run(come_back, st_, s).returns_voluntary_from, [4, 0, 0])
+
+
+REGISTRATION = {"type": "registration", "month": "2020-01", "host": "alpha", "persons": 16}  # alpha: half each
+
+
+def test_registration_takes_stayers_by_origin_into_the_host_with_their_years_away():
+    s = scenario([REGISTRATION])
+    t = 5
+    rows = [
+        {**STAYERS, "months_displaced": 20},  # north: third draw, beyond the 8 persons of the north
+        {**STAYERS, "months_displaced": 30},  # north: first
+        {**STAYERS, "months_displaced": 10},  # north: second
+        {**STAYERS, "location": SOUTH, "origin": S, "size": 8, "months_displaced": 40},  # south: crosses at half
+        {**STAYERS, "location": SOUTH, "origin": S},  # south: first
+        {"location": SOUTH, "status": DISPLACED},  # an IDP: not a stayer
+    ]
+    st_ = build(rows, s, t=t)
+    draws = {Draw.ARRIVAL: [0.5, 0.2, 0.3, 0.9, 0.1, 0.0]}
+    flows = run(register, st_, s, draws, t=0)  # the event's month
+    pop = st_.pop
+    assert pop.location.tolist() == [NORTH, ALPHA, ALPHA, ALPHA, ALPHA, SOUTH]
+    assert pop.status.tolist() == [STAYER, DISPLACED, DISPLACED, DISPLACED, DISPLACED, DISPLACED]
+    assert pop.registered.tolist() == [False, True, True, True, True, True]
+    assert pop.months_displaced.tolist() == [20, 30 + t, 10 + t, 40 + t, 50 + t, 0]  # late: away since their draw
+    assert flows.registered_arrivals == 4 + 4 + 8 + 4
+    consistent(st_)
+    heavy = build(rows, s, weight=2, t=t)  # rows of 2 households: 8 of each region's 8 persons in its first row
+    flows = run(register, heavy, s, draws, t=0)
+    assert heavy.pop.location.tolist() == [NORTH, ALPHA, NORTH, SOUTH, ALPHA, SOUTH]
+    assert flows.registered_arrivals == 8 + 8
+    # the event's own origin shares, and two registrations in one month never take a household twice
+    south = scenario([{**REGISTRATION, "origin_shares": {"south": 1.0}}, {**REGISTRATION, "host": "beta"}])
+    st_ = build(rows, south, t=t)
+    flows = run(register, st_, south, draws, t=0)
+    # alpha takes the south's 12 persons; beta (its own shares: the south) finds no stayer left there
+    assert st_.pop.location.tolist() == [NORTH, NORTH, NORTH, ALPHA, ALPHA, SOUTH]
+    assert flows.registered_arrivals == 12
+
+
+def test_deregistration_takes_refugees_off_a_hosts_register():
+    s = scenario([{"type": "deregistration", "month": "2020-01", "host": "alpha", "persons": 16}])
+    rows = [
+        {},  # second draw
+        {"status": REDISPLACED, "origin": S},  # first
+        {"location": BETA},  # another host
+        {"size": 8},  # crosses: 8 + 8 > 16 + 4
+        {"location": NORTH},  # at home
+        {},  # third: 4 + 4 + 4 <= 16
+    ]
+    st_ = build(rows, s, weight=2)
+    flows = run(deregister, st_, s, {Draw.DEREGISTRATION: [0.2, 0.1, 0.0, 0.4, 0.0, 0.3]})
+    pop = st_.pop
+    assert pop.status.tolist() == [DEPARTED, DEPARTED, DISPLACED, DISPLACED, RETURNED, DISPLACED]
+    assert pop.location.tolist() == [ALPHA, ALPHA, BETA, ALPHA, NORTH, ALPHA]  # they stay where they were
+    assert flows.deregistered == 16 and not st_.displaced()[:2].any()
+    twice = scenario([{"type": "deregistration", "month": "2020-01", "host": "alpha", "persons": 8}] * 2)
+    st_ = build(rows, twice, weight=2)
+    flows = run(deregister, st_, twice, {Draw.DEREGISTRATION: [0.2, 0.1, 0.0, 0.4, 0.0, 0.3]})
+    assert (st_.pop.status == DEPARTED).sum() == 2 and flows.deregistered == 16  # each event its own households
+
+
+def test_housing_destruction_destroys_or_damages_standing_homes_of_its_regions_once():
+    quake = {
+        "type": "housing_destruction",
+        "month": "2020-01",
+        "months": 3,
+        "regions": ["north"],
+        "destroyed_share": 0.2,
+        "damaged_share": 0.3,
+    }
+    s = scenario([quake])
+    rows = [
+        {"property": INTACT},  # 0.1: destroyed (whoever lives there: a refugee's home)
+        {"property": INTACT, "location": NORTH},  # 0.3: damaged
+        {"property": DAMAGED},  # 0.3: stays damaged, not counted
+        {"property": DAMAGED, "status": STAYER, "location": NORTH},  # 0.1: destroyed
+        {"property": OCCUPIED},  # not standing
+        {"property": INTACT, "origin": S},  # another region
+        {"property": INTACT},  # 0.5: spared
+        {"property": INTACT},  # 0.2: not below the destroyed share, below both: damaged
+        {"property": CONFISCATED},  # not standing
+    ]
+    st_ = build(rows, s, weight=5)
+    draws = {Draw.DESTRUCTION: [0.1, 0.3, 0.3, 0.1, 0.0, 0.0, 0.5, 0.2, 0.0]}
+    flows = run(destroy_homes, st_, s, draws)
+    assert st_.pop.property.tolist() == [
+        DESTROYED,
+        DAMAGED,
+        DAMAGED,
+        DESTROYED,
+        OCCUPIED,
+        INTACT,
+        INTACT,
+        DAMAGED,
+        CONFISCATED,
+    ]
+    assert flows.homes_destroyed == 4 * 5
+    st_.t = 1  # in force three months, acts in its first only
+    assert run(destroy_homes, st_, s, {Draw.DESTRUCTION: 0.0}).changes == ()
+    south = {**quake, "regions": ["south"], "destroyed_share": 1.0}
+    both = scenario([quake, south])
+    st_ = build(rows, both, weight=5)
+    flows = run(destroy_homes, st_, both, draws)
+    assert st_.pop.property[5] == DESTROYED and st_.pop.property[0] == DESTROYED  # each event its own regions
+    assert flows.homes_destroyed == 5 * 5
 
 
 # ------------------------------------------------------------------------------------ 7.3 decide
@@ -430,6 +662,17 @@ CUSTOM_DECISION = {
     "property.housing_livelihood_penalty": 0.4,
     "property.loss_destroyed": 1.0,
     "property.loss_damaged": 0.3,
+    "decision.services": 0.8,
+    "decision.home_livelihood": 1.4,
+    "decision.internal": 0.6,
+    "regions.north.services": 0.7,
+    "regions.south.services": 0.4,
+    "hope.intercept": 0.5,
+    "hope.attachment": 1.2,
+    "hope.integration": 0.8,
+    "hope.livelihood": 1.1,
+    "hope.violence": 2.1,
+    "hope.property_loss": 0.7,
 }
 DECIDERS = [
     # a refugee in alpha from the north (gov, conscription), home destroyed, a military-age man present
@@ -458,37 +701,51 @@ DECIDERS = [
 ]
 
 
-def hand_probabilities() -> tuple[list[float], list[float]]:
-    """q and p of the deciders, from docs/ODD.md 7.2-7.3 worked out term by term (livelihood north 0.5,
-    south 0.5; ties back home 3, 0 and 6 of 6; beta's host violence 0.4)."""
+def hand_probabilities() -> tuple[list[float], list[float], list[float]]:
+    """eta, q and p of the deciders, from docs/ODD.md 7.2-7.3 worked out term by term (livelihood north 0.5,
+    south 0.5; services north 0.7, south 0.4; ties back home 3, 0 and 6 of 6; beta's host violence 0.4)."""
     host_alpha = 0.5 + 0.3 * 0.2  # earnings plus assistance
+    g0, g1 = 0.6 * (1 - math.exp(-30 / 40)), 0.1 * (1 - math.exp(-12 / 40))  # integration; beta's is 0 at month 0
+    home0, home1, home2 = 1.5 * 0.5 * (1 - 0.4 * 1.0), 0.5 * (1 - 0.4 * 0.3), 0.5  # L_orig: skill L_o (1 - pi h)
     v0 = (
         -1.0
         + 1.1 * 0.35
-        + 2.3 * 1.5 * (0.5 * (1 - 0.4 * 1.0) - host_alpha)
+        + 2.3 * (home0 - 1.5 * host_alpha)
+        + 1.4 * home0
         - 17.0 * 0.05
         - 3.7 * 0.15
         - 0.9 * 1.0
         - 1.3 * 1.0
+        - 0.8 * (1 - 0.7)
         + 2.9 * 3 / 6
         + 1.7 * 0.6
-        - 1.9 * 0.6 * (1 - math.exp(-30 / 40))
+        - 1.9 * g0
     )
     v1 = (
         -1.0
         + 1.1 * 0.25
-        + 2.3 * (0.5 * (1 - 0.4 * 0.3) - 0.8 * 0.5)
+        + 2.3 * (home1 - 0.8 * 0.5)
+        + 1.4 * home1
         - 17.0 * 0.01
         - 3.7 * 0.45
         - 1.3 * 0.3
+        - 0.8 * (1 - 0.4)
         + 1.7 * 0.9
-        - 1.9 * 0.1 * (1 - math.exp(-12 / 40))
+        - 1.9 * g1
+        + 0.6  # displaced inside Syria
     )
     host_beta = 0.5 + 0.3 * 0.3
-    v2 = -1.0 + 1.1 * 0.7 + 2.3 * (0.5 - host_beta) - 3.7 * 0.45 + 2.9 * 6 / 6 + 1.7 * 0.3 + 5.3 * 0.4
+    v2 = (-1.0 + 1.1 * 0.7 + 2.3 * (home2 - host_beta) + 1.4 * home2 - 3.7 * 0.45 - 0.8 * (1 - 0.4) + 2.9 * 6 / 6) + (
+        1.7 * 0.3 + 5.3 * 0.4
+    )
+    eta = [
+        sigmoid(0.5 + 1.2 * 0.6 - 0.8 * g0 + 1.1 * 0.5 - 2.1 * 0.15 - 0.7 * 1.0),
+        sigmoid(0.5 + 1.2 * 0.9 - 0.8 * g1 + 1.1 * 0.5 - 2.1 * 0.45 - 0.7 * 0.3),
+        sigmoid(0.5 + 1.2 * 0.3 + 1.1 * 0.5 - 2.1 * 0.45),
+    ]
     q = [sigmoid(v0), sigmoid(v1), sigmoid(v2)]
     f = [sigmoid(1.2 * (4.0 - 3.0)), sigmoid(1.2 * (0.2 - 0.5)), sigmoid(1.2 * (2.0 - 1.0))]
-    return q, [a * b for a, b in zip(q, f, strict=True)]
+    return eta, q, [e * a * b for e, a, b in zip(eta, q, f, strict=True)]
 
 
 def deciders_world():
@@ -500,18 +757,23 @@ def deciders_world():
 def test_return_probability_is_the_odd_formula_term_by_term():
     s, st_ = deciders_world()
     tab = Tables.build(s, st_.geo, levers_at(s, st_.geo, 0), st_.livelihood)
-    q_hand, p_hand = hand_probabilities()
-    q, p = decide_module.hazards(st_, tab, s)
+    eta_hand, q_hand, p_hand = hand_probabilities()
+    eta, q, p = decide_module.hazards(st_, tab, s)
+    np.testing.assert_allclose(eta[:3], eta_hand, rtol=2e-5)
     np.testing.assert_allclose(q[:3], q_hand, rtol=2e-5)
     np.testing.assert_allclose(p[:3], p_hand, rtol=2e-5)
-    # the same through the kernel on every gathered input
-    p_kernel = decision.return_probability(decide_module.inputs(st_, tab, s), s.decision)
+    # the same through the kernels on every gathered input
+    x = decide_module.inputs(st_, tab, s)
+    eta_kernel = decision.hope(decide_module.hope_inputs(st_, tab, s), s.hope)
+    np.testing.assert_allclose(eta_kernel[:3], eta_hand, rtol=2e-5)
+    np.testing.assert_allclose(decision.intention_hazard(x, s.decision)[:3], q_hand, rtol=2e-5)
+    p_kernel = eta_kernel * decision.return_probability(x, s.decision)
     np.testing.assert_allclose(p_kernel[:3], p_hand, rtol=2e-5)
 
 
 def test_decide_sends_home_those_whose_draw_is_below_their_probability_and_they_pay_the_cost():
     s, st_ = deciders_world()
-    _, p = hand_probabilities()
+    _, _, p = hand_probabilities()
     draws = {Draw.RETURN: [p[0] * 0.999, p[1] * 0.999, p[2] * 1.001, 0.0]}
     flows = run(decide, st_, s, draws)
     pop = st_.pop
@@ -524,16 +786,21 @@ def test_decide_sends_home_those_whose_draw_is_below_their_probability_and_they_
     np.testing.assert_array_equal(flows.returns_voluntary_from, [40.0, 0.0, 40.0])
 
 
-def test_decide_reports_the_intention_to_return_within_twelve_months_of_refugee_households():
+def test_decide_reports_the_intention_and_hope_to_return_of_refugee_households():
     s, st_ = deciders_world()
-    q, _ = hand_probabilities()
+    eta, q, _ = hand_probabilities()
     flows = run(decide, st_, s)
-    intend = [1 - (1 - q[0]) ** 12, 1 - (1 - q[2]) ** 12]  # refugees only: the IDP is not counted
+    # refugees only (the IDP is not counted): hope times intending within 12 months at a constant hazard
+    intend = [eta[0] * (1 - (1 - q[0]) ** 12), eta[2] * (1 - (1 - q[2]) ** 12)]
     assert flows.intend_return_12m_pct == pytest.approx(100 * sum(intend) / 2, rel=1e-5)
     assert flows.intend_return_12m_pct_surveyed == pytest.approx(flows.intend_return_12m_pct)
+    assert flows.hope_return_pct == pytest.approx(100 * (eta[0] + eta[2]) / 2, rel=1e-5)
+    assert flows.hope_return_pct_surveyed == pytest.approx(flows.hope_return_pct)
     s2 = s.with_changes({"hosts.beta.surveyed": False})
     flows = run(decide, build(DECIDERS, s2, ties=[[3] * 6] * 4, back=[3, 0, 6, 0]), s2)
     assert flows.intend_return_12m_pct_surveyed == pytest.approx(100 * intend[0], rel=1e-5)
+    assert flows.hope_return_pct_surveyed == pytest.approx(100 * eta[0], rel=1e-5)
+    assert flows.hope_return_pct == pytest.approx(100 * (eta[0] + eta[2]) / 2, rel=1e-5)
 
 
 def test_without_refugee_households_the_intention_share_is_zero_and_flows_keep_one_entry_per_location():
@@ -541,6 +808,7 @@ def test_without_refugee_households_the_intention_share_is_zero_and_flows_keep_o
     st_ = build([{"location": SOUTH, "savings": 20.0}, {"location": NORTH}], s)
     flows = run(decide, st_, s, {Draw.RETURN: 0.0})
     assert (flows.intend_return_12m_pct, flows.intend_return_12m_pct_surveyed) == (0.0, 0.0)
+    assert (flows.hope_return_pct, flows.hope_return_pct_surveyed) == (0.0, 0.0)
     np.testing.assert_array_equal(flows.returns_voluntary_from, [0, 0, 4])
     st_ = build([{"savings": 20.0}], s)
     np.testing.assert_array_equal(run(decide, st_, s, {Draw.RETURN: 0.0}).returns_voluntary_from, [4, 0, 0])
@@ -1062,7 +1330,7 @@ def test_deportation_event_sets_rate_targeting_destination_or_a_quota():
     lv0, lv1 = (levers_at(s, Geography.from_scenario(s), t) for t in (0, 1))
     assert lv0.deportation_rate.tolist() == [0.05, 0.3] and np.isnan(lv0.deportation_quota).all()
     assert lv0.deportation_targeting.tolist() == [1, 1] and lv0.deportation_destination.tolist() == [ORIGIN] * 2
-    assert lv1.deportation_rate.tolist() == [0.0, 0.0]
+    assert lv1.deportation_rate.tolist() == [0.05, 0.0]  # the quota rules where it is set (deport)
     assert lv1.deportation_quota[0] == 500 and np.isnan(lv1.deportation_quota[1])
     assert lv1.deportation_targeting[0] == TARGETING.index("single_men") and lv1.deportation_destination[0] == S
 
@@ -1088,14 +1356,14 @@ def test_host_levers_from_border_shock_and_package_events():
         {"type": "return_package", "month": "2020-01", "host": "beta", "subsidy": 9.0},
     ]
     s = scenario(events, **{"hosts.alpha.return_cost": 3.0, "hosts.beta.return_cost": 2.0})
-    assert lever(s, "host_border_open", 0).tolist() == [True, False]
+    assert lever(s, "host_border", 0).tolist() == [1.0, 0.0]
     assert lever(s, "host_violence", 0).tolist() == [0.3, 0.0]  # the strongest shock
     assert lever(s, "host_return_cost", 0).tolist() == [1.5, 0.0]  # subsidies add up, not below 0
     reopened = scenario(
         [{"type": "border_closure", "month": "2020-01", "host": "beta", "open": True}],
         **{"hosts.beta.border_open": False},
     )
-    assert lever(reopened, "host_border_open", 0).tolist() == [True, True]
+    assert lever(reopened, "host_border", 0).tolist() == [1.0, 1.0]
 
 
 def test_sanctions_relief_lifts_sanctions_and_ramps_aid_up():
@@ -1103,9 +1371,9 @@ def test_sanctions_relief_lifts_sanctions_and_ramps_aid_up():
     keep = {"type": "sanctions_relief", "month": "2020-01", "lift_sanctions": False, "reconstruction_aid": 0.6}
     s = scenario([relief], **{"economy.reconstruction_aid": 0.1})
     assert [round(lever(s, "reconstruction_aid", t), 9) for t in range(5)] == [0.25, 0.4, 0.55, 0.7, 0.7]
-    assert lever(s, "sanctions", 0) is False
+    assert lever(s, "sanctions", 0) == 0.0
     k = scenario([keep], **{"economy.reconstruction_aid": 0.7})
-    assert lever(k, "sanctions", 0) is True and lever(k, "reconstruction_aid", 11) == 1.0  # at most 1
+    assert lever(k, "sanctions", 0) == 1.0 and lever(k, "reconstruction_aid", 11) == 1.0  # at most 1
 
 
 def test_confiscation_law_by_region_after_its_window_and_restitution_rate():
@@ -1170,18 +1438,273 @@ def test_conflict_displacement_lever_describes_the_event_in_force():
     s = scenario(events)
     assert lever(s, "displacements", 0) == () and lever(s, "displacements", 4) == ()
     (d,) = lever(s, "displacements", 2)
-    assert (d.event_id, d.salt, d.region, d.share, d.persons, d.months, d.elapsed) == (
-        "conflict_displacement_1",
-        1,
-        S,
-        None,
-        900.0,
-        3,
-        1,
-    )
+    # February to April 2020 is 90 days; March holds 31 of them, and 61 are ahead at its start
+    assert (d.event_id, d.salt, d.region, d.share, d.persons) == ("conflict_displacement_1", 1, S, None, 900.0)
+    assert (d.this_month, d.remaining_days) == (pytest.approx(31 / 90), pytest.approx(61 / 90))
     assert d.destinations.tolist() == [NORTH, BETA] and d.weights.tolist() == [0.25, 0.75]
     one_off = scenario([{**events[1], "months": None, "share": 0.2, "persons": None}])
     assert [len(lever(one_off, "displacements", t)) for t in range(3)] == [0, 1, 0]
+    assert lever(one_off, "displacements", 1)[0].share == pytest.approx(0.2)  # all of it in its one month
+    spread = scenario([{**events[1], "share": 0.5, "persons": None}])
+    shares = [lever(spread, "displacements", t)[0].share for t in (1, 2, 3)]
+    # 1 - (1 - share) ** (days this month / days of the window): 29, 31 and 30 of 90 days
+    np.testing.assert_allclose(shares, [1 - 0.5 ** (d / 90) for d in (29, 31, 30)])
+
+
+def test_controller_policy_changes_a_controllers_own_practice_ramped_and_pro_rata():
+    events = [
+        {
+            "type": "controller_policy",
+            "month": "2020-02",
+            "controllers": ["gov"],
+            "violence": 0.9,
+            "detention_on_return": 0.105,
+            "ramp_months": 4,
+        },
+        {"type": "controller_policy", "month": "2020-01", "conscription": False, "detention_monthly": 0.01},
+        {
+            "type": "controller_policy",
+            "month": "2020-01-17",
+            "end": "2020-03-10",
+            "controllers": ["rebels"],
+            "violence": 0.5,
+        },
+    ]
+    s = scenario(events)
+    assert lever(s, "violence", 0).tolist() == pytest.approx([0.1, 0.1 + 15 / 31 * 0.4])  # 17-31 January
+    assert lever(s, "violence", 1).tolist() == pytest.approx([0.1 + 0.8 / 4, 0.5])  # a quarter of its ramp
+    assert lever(s, "violence", 2).tolist() == pytest.approx([0.1 + 0.8 / 2, 0.1 + 10 / 31 * 0.4])  # 1-10 March
+    assert lever(s, "violence", 4).tolist() == pytest.approx([0.9, 0.1])
+    assert lever(s, "violence", 50).tolist() == pytest.approx([0.9, 0.1])
+    assert lever(s, "detention_on_return", 1).tolist() == pytest.approx([0.005 + 0.1 / 4, 0.005])
+    assert lever(s, "detention_monthly", 0).tolist() == [0.01, 0.01]  # no controllers named: every one
+    assert lever(s, "conscription", 0).tolist() == [0.0, 0.0]  # the toy's gov enforced it
+
+
+def test_authority_change_takes_listed_regions_and_every_region_of_the_controllers_it_replaces():
+    events = [
+        {"type": "authority_change", "month": "2020-04-20", "controller": "gov", "regions": ["north"]},
+        {"type": "authority_change", "month": "2020-02-10", "controller": "council", "from_controllers": ["rebels"]},
+        {"type": "control_change", "month": "2020-02", "region": "north", "controller": "rebels"},
+    ]
+    s = scenario(events, **{"controllers.council": {"violence": 0.0}})
+    council = 2
+    assert lever(s, "controller", 0).tolist() == [GOV, REBELS]
+    # February: the control change first, then the new authority over whatever the rebels hold (20 of 29 days)
+    assert lever(s, "controller", 1).tolist() == [council, council]
+    assert lever(s, "controller", 3).tolist() == [council, council]  # 20-30 April: 11 of 30 days, not yet
+    assert lever(s, "controller", 4).tolist() == [GOV, council]  # the later start is applied last
+
+
+def test_idp_conditions_set_the_internally_displaced_levers_pro_rata():
+    events = [
+        {"type": "idp_conditions", "month": "2020-02", "months": 2, "pressure": 0.9, "return_cost": 2.0},
+        {
+            "type": "idp_conditions",
+            "month": "2020-01-16",
+            "end": "2020-01-31",
+            "integration": 0.6,
+            "livelihood_factor": 0.5,
+        },
+    ]
+    s = scenario(events)
+    lv = [levers_at(s, Geography.from_scenario(s), t) for t in range(4)]
+    assert (lv[0].idp_integration, lv[0].idp_livelihood_factor) == pytest.approx(
+        (0.2 + 16 / 31 * 0.4, 0.8 - 16 / 31 * 0.3)
+    )
+    assert (lv[0].idp_pressure, lv[0].idp_return_cost) == (0.3, 0.5)
+    assert (lv[1].idp_pressure, lv[1].idp_return_cost, lv[1].idp_integration) == (0.9, 2.0, 0.2)
+    assert (lv[3].idp_pressure, lv[3].idp_return_cost, lv[3].idp_livelihood_factor) == (0.3, 0.5, 0.8)
+    # and they are what an IDP weighs: its pressure, its cost, its integration, its income where it lives
+    st_ = build([{"location": SOUTH, "months_displaced": 30000}, {}], s)
+    tab = Tables.build(s, st_.geo, lv[1], st_.livelihood)
+    x = decide_module.inputs(st_, tab, s)
+    assert (x.pressure[0], x.return_cost[0], x.pressure[1]) == pytest.approx((0.9, 2.0, 0.3))
+    tab = Tables.build(s, st_.geo, lv[0], st_.livelihood)
+    x = decide_module.inputs(st_, tab, s)
+    assert x.integration[0] == pytest.approx(0.2 + 16 / 31 * 0.4, rel=1e-5)
+    assert x.livelihood_gap[0] == pytest.approx(0.5 - 0.5 * (0.8 - 16 / 31 * 0.3), rel=1e-5)
+
+
+def test_national_economy_moves_the_livelihood_target_ramped():
+    event = {
+        "type": "national_economy",
+        "month": "2020-03",
+        "national": 0.3,
+        "sanctions_penalty": 0.5,
+        "ramp_months": 2,
+    }
+    s = scenario([event], **{"regions.north.livelihood": 0.6})
+    assert (lever(s, "national", 1), lever(s, "sanctions_penalty", 1)) == (0.45, 0.2)
+    assert (lever(s, "national", 2), lever(s, "sanctions_penalty", 2)) == pytest.approx((0.375, 0.35))
+    assert (lever(s, "national", 3), lever(s, "sanctions_penalty", 3)) == (0.3, 0.5)
+    g = Geography.from_scenario(s)
+    # L0 * N (1 - p S) / (N0 (1 - p0 S0)), sanctions in force
+    np.testing.assert_allclose(livelihood_target(s, levers_at(s, g, 3)), [0.6 * 0.15 / 0.36, 0.5 * 0.15 / 0.36])
+    only = scenario([{"type": "national_economy", "month": "2020-01", "sanctions_penalty": 0.0}])
+    assert (lever(only, "national", 0), lever(only, "sanctions_penalty", 0)) == (0.45, 0.0)
+
+
+def test_host_economy_sets_or_changes_refugees_earnings_ramped_never_below_zero():
+    events = [
+        {"type": "host_economy", "month": "2020-01", "host": "alpha", "change": -0.3, "ramp_months": 3},
+        {"type": "host_economy", "month": "2020-01", "host": "beta", "livelihood": 0.9},
+        {"type": "host_economy", "month": "2020-03", "host": "beta", "change": -1.0},
+    ]
+    s = scenario(events)
+    assert [lever(s, "host_livelihood", t)[0] for t in range(4)] == pytest.approx([0.4, 0.3, 0.2, 0.2])
+    assert [lever(s, "host_livelihood", t)[1] for t in (0, 1, 2)] == [0.9, 0.9, 0.0]
+
+
+def test_border_capacity_lets_a_share_of_the_usual_returns_through():
+    events = [
+        {"type": "border_closure", "month": "2020-01", "host": "alpha", "capacity": 0.25},
+        {"type": "border_closure", "month": "2020-01-16", "end": "2020-02-29", "host": "beta"},
+    ]
+    s = scenario(events, **{"decision.intercept": 2.0})
+    assert lever(s, "host_border", 0).tolist() == pytest.approx([0.25, 1 - 16 / 31])
+    assert lever(s, "host_border", 1).tolist() == [0.25, 0.0]
+    st_ = build([{"savings": 20.0}, {"location": BETA, "savings": 20.0}], s, t=1)
+    tab = Tables.build(s, st_.geo, levers_at(s, st_.geo, 1), st_.livelihood)
+    eta, q, p = decide_module.hazards(st_, tab, s)
+    f = sigmoid(1.5 * (20.0 - 3.0))
+    np.testing.assert_allclose(p, [eta[0] * q[0] * f * 0.25, 0.0], rtol=1e-5)
+
+
+def test_levels_rates_and_quotas_act_pro_rata_in_a_month_an_event_covers_in_part():
+    events = [  # 11 of January's 31 days, 22 for the quota and the second pressure
+        {"type": "deportation", "month": "2020-01-21", "host": "alpha", "rate": 0.5, "targeting": "all"},
+        {"type": "deportation", "month": "2020-01-10", "host": "beta", "quota": 310, "targeting": "all"},
+        {"type": "host_pressure", "month": "2020-01-21", "host": "alpha", "level": 0.9},
+        {"type": "aid_change", "month": "2020-01-21", "host": "alpha", "level": 0.0},
+        {"type": "return_package", "month": "2020-01-21", "host": "beta", "subsidy": 3.1},
+        {"type": "host_conflict_shock", "month": "2020-01-21", "host": "beta", "violence": 0.62},
+        {"type": "sanctions_relief", "month": "2020-01-21", "reconstruction_aid": 0.31, "ramp_months": 0},
+        {"type": "property_confiscation", "month": "2020-01-21", "hazard": 0.031, "claim_window_months": 0},
+        {"type": "amnesty", "month": "2020-01-21", "profiles": ["all"], "detention_factor": 0.0},
+        {"type": "conscription", "month": "2020-01-21", "enforced": False},
+        {"type": "control_change", "month": "2020-01-21", "region": "north", "controller": "rebels"},
+        {"type": "host_pressure", "month": "2020-01-10", "host": "beta", "level": 0.9},
+        {"type": "property_restitution", "month": "2020-01-21", "monthly": 0.31, "repeal_confiscation": False},
+    ]
+    s = scenario(events, **{"hosts.beta.return_cost": 2.0})
+    lv = levers_at(s, Geography.from_scenario(s), 0)
+    w = 11 / 31
+    assert lv.deportation_rate.tolist() == pytest.approx([0.5 * w, 0.0])
+    assert lv.deportation_targeting.tolist() == [TARGETING.index("unregistered"), TARGETING.index("all")]
+    assert lv.deportation_quota[1] == pytest.approx(220.0)
+    assert lv.host_pressure.tolist() == pytest.approx([0.3 + 0.6 * w, 0.3 + 0.6 * 22 / 31])
+    assert lv.host_aid[0] == pytest.approx(0.3 * (1 - w))
+    assert lv.host_return_cost[1] == pytest.approx(2.0 - 1.1)
+    assert lv.host_violence[1] == pytest.approx(0.22)
+    assert (lv.sanctions, lv.reconstruction_aid) == pytest.approx((1 - w, 0.11))
+    assert lv.confiscation_hazard.tolist() == pytest.approx([0.011, 0.011])
+    assert lv.restitution_monthly == pytest.approx(0.11)
+    np.testing.assert_allclose(lv.detention_factor, 1 - w)
+    assert lv.conscription.tolist() == pytest.approx([1 - w, 0.0])
+    assert lv.controller.tolist() == [GOV, REBELS]  # fewer than half the days: not yet
+    after = levers_at(s, Geography.from_scenario(s), 1)
+    assert after.deportation_rate[0] == 0.5 and after.controller.tolist() == [REBELS, REBELS]
+
+
+def test_a_change_of_controller_or_of_targeting_needs_at_least_half_the_month():
+    events = [  # 16-30 April 2020: 15 of 30 days, exactly half
+        {"type": "control_change", "month": "2020-04-16", "region": "north", "controller": "rebels"},
+        {"type": "authority_change", "month": "2020-04-16", "controller": "council", "regions": ["south"]},
+        {"type": "deportation", "month": "2020-04-16", "host": "beta", "rate": 0.2, "targeting": "all"},
+    ]
+    s = scenario(events, **{"controllers.council": {}})
+    assert lever(s, "controller", 3).tolist() == [REBELS, 2]
+    assert lever(s, "deportation_targeting", 3)[1] == TARGETING.index("all")
+    assert lever(s, "deportation_rate", 3)[1] == pytest.approx(0.1)
+    later = scenario([{**e, "month": "2020-04-17"} for e in events], **{"controllers.council": {}})  # 14 of 30
+    assert lever(later, "controller", 3).tolist() == [GOV, REBELS]
+    assert lever(later, "deportation_targeting", 3)[1] == TARGETING.index("unregistered")
+
+
+def test_windows_of_whole_months_count_the_days_of_a_leap_february():
+    s = scenario(
+        [
+            {
+                "type": "new_displacement",
+                "month": "2000-01",
+                "months": 2,
+                "region": "north",
+                "persons": 600,
+                "destinations": {"south": 1.0},
+            }
+        ],
+        **{"simulation.start": "2000-01"},
+    )
+    assert [lever(s, "new_displacements", t)[0].persons for t in (0, 1)] == pytest.approx([310.0, 290.0])
+
+
+def test_registration_weights_are_the_origin_shares_normalised():
+    event = {
+        "type": "registration",
+        "month": "2020-01",
+        "host": "beta",
+        "persons": 8,
+        "origin_shares": {"north": 1.0, "south": 3.0},
+    }
+    (r,) = lever(scenario([event]), "registrations", 0)
+    assert r.weights.tolist() == [0.25, 0.75]
+
+
+def test_reconstruction_aid_restores_the_missing_part_of_services():
+    relief = {"type": "sanctions_relief", "month": "2020-01", "reconstruction_aid": 0.6, "ramp_months": 0}
+    s = scenario(
+        [relief], **{"regions.north.services": 0.5, "regions.south.services": 0.9, "economy.services_aid_effect": 0.5}
+    )
+    assert lever(s, "services", 0).tolist() == pytest.approx([0.5 + 0.5 * 0.5 * 0.6, 0.9 + 0.1 * 0.5 * 0.6])
+    assert lever(scenario(**{"regions.north.services": 0.5}), "services", 0).tolist() == [0.5, 0.5]
+
+
+def test_movement_events_spread_their_persons_over_their_days():
+    events = [
+        {
+            "type": "new_displacement",
+            "month": "2020-01-16",
+            "end": "2020-02-29",
+            "region": "south",
+            "persons": 450,
+            "destinations": {"north": 1.0, "beta": 3.0},
+            "temporary_share": 0.3,
+            "return_months": 2,
+        },
+        {"type": "registration", "month": "2020-01", "months": 2, "host": "alpha", "persons": 600},
+        {"type": "registration", "month": "2020-02", "host": "beta", "persons": 10, "origin_shares": {"north": 1.0}},
+        {"type": "deregistration", "month": "2020-01-11", "host": "beta", "persons": 21},
+        {
+            "type": "housing_destruction",
+            "month": "2020-02-03",
+            "months": 2,
+            "regions": ["south"],
+            "destroyed_share": 0.1,
+            "damaged_share": 0.2,
+        },
+    ]
+    s = scenario(events)
+    (d0,), (d1,) = lever(s, "new_displacements", 0), lever(s, "new_displacements", 1)
+    assert (d0.persons, d1.persons) == pytest.approx((160.0, 290.0))  # 16 and 29 of 45 days
+    assert (d0.event_id, d0.salt, d0.region, d0.temporary_share, d0.return_months) == (
+        "new_displacement_1",
+        0,
+        S,
+        0.3,
+        2,
+    )
+    assert d0.destinations.tolist() == [NORTH, BETA] and d0.weights.tolist() == [0.25, 0.75]
+    assert lever(s, "new_displacements", 2) == ()
+    (r0,) = lever(s, "registrations", 0)
+    assert (r0.host, r0.salt, r0.persons, r0.weights.tolist()) == (ALPHA, 1, pytest.approx(310.0), [0.5, 0.5])
+    r1, r2 = lever(s, "registrations", 1)
+    assert r1.persons == pytest.approx(290.0) and (r2.host, r2.persons, r2.weights.tolist()) == (BETA, 10.0, [1, 0])
+    (g,) = lever(s, "deregistrations", 0)
+    assert (g.host, g.persons) == (BETA, 21.0) and lever(s, "deregistrations", 1) == ()  # a one-off: 11-31 Jan
+    (h,) = lever(s, "destructions", 1)
+    assert (h.salt, h.regions.tolist(), h.destroyed_share, h.damaged_share) == (4, [False, True], 0.1, 0.2)
+    assert lever(s, "destructions", 0) == () and lever(s, "destructions", 2) == ()
 
 
 def test_levers_without_events_are_the_scenarios_values():
@@ -1275,7 +1798,7 @@ def test_a_draw_equal_to_the_probability_does_not_fire():
 
 # ------------------------------------------------------------------------------- random small worlds
 
-KINDS = ("refugee", "idp", "returned", "returned_held", "detained", "redisplaced")
+KINDS = ("refugee", "idp", "returned", "returned_held", "detained", "redisplaced", "stayer", "departed")
 
 
 @st.composite
@@ -1290,8 +1813,17 @@ def households(draw):
         "returned_held": home(origin),
         "detained": draw(st.sampled_from([home(origin), other])),
         "redisplaced": draw(st.sampled_from([ALPHA, BETA, other])),
+        "stayer": home(origin),
+        "departed": draw(st.sampled_from([ALPHA, BETA])),
     }[kind]
-    status = {"returned": RETURNED, "returned_held": RETURNED, "detained": DETAINED, "redisplaced": REDISPLACED}
+    status = {
+        "returned": RETURNED,
+        "returned_held": RETURNED,
+        "detained": DETAINED,
+        "redisplaced": REDISPLACED,
+        "stayer": STAYER,
+        "departed": DEPARTED,
+    }
     man = draw(st.booleans())
     size = 0 if kind == "detained" else draw(st.integers(1, 8))
     unit = st.floats(0.0, 1.0, width=32)
@@ -1314,6 +1846,7 @@ def households(draw):
         "forced": draw(st.booleans()),
         "detained": draw(st.integers(1, 3)) if kind in ("detained", "returned_held") else 0,
         "arrived": draw(st.sampled_from([NEVER, 0] if location < 2 else [NEVER, 0, 1])),  # before this month
+        "return_due": draw(st.sampled_from([NEVER, 2, 3])),  # the world's month is 2 or 3
     }
 
 
@@ -1328,6 +1861,24 @@ EVERYTHING = [
         "region": "south",
         "share": 0.5,
         "destinations": {"north": 1.0, "alpha": 1.0},
+    },
+    {
+        "type": "new_displacement",
+        "month": "2020-03",
+        "months": 2,
+        "region": "north",
+        "persons": 12,
+        "destinations": {"alpha": 1.0, "south": 1.0},
+        "temporary_share": 0.5,
+    },
+    {"type": "registration", "month": "2020-03", "months": 2, "host": "beta", "persons": 10},
+    {"type": "deregistration", "month": "2020-03", "months": 2, "host": "alpha", "persons": 8},
+    {
+        "type": "housing_destruction",
+        "month": "2020-03",
+        "regions": ["north", "south"],
+        "destroyed_share": 0.3,
+        "damaged_share": 0.3,
     },
 ]
 
@@ -1353,6 +1904,11 @@ def worlds(draw):
             "redisplacement.intercept": draw(st.floats(-5.0, 1.0)),
             "population.growth_annual": draw(st.floats(0.0, 0.2)),
             "population.max_household_size": 10,
+            "hope.intercept": draw(st.floats(-2.0, 4.0)),
+            "hope.attachment": 2.0,
+            "hope.violence": 3.0,
+            "decision.services": 1.0,
+            "decision.internal": 1.0,
         },
     )
     t = draw(st.integers(2, 3))
@@ -1366,7 +1922,8 @@ def consistent(state: State) -> None:
     pop, nH = state.pop, state.geo.n_hosts
     at_home = pop.location == pop.origin + nH
     status = pop.status
-    assert (at_home[status == RETURNED]).all()
+    assert (at_home[status == RETURNED]).all() and (at_home[status == STAYER]).all()
+    assert (pop.location[status == DEPARTED] < nH).all()  # refugees who left a host's register
     assert not at_home[(status == DISPLACED) | (status == REDISPLACED)].any()
     assert ((pop.size == 0) == (status == DETAINED)).all()
     assert (pop.detained[status == DETAINED] > 0).all()
@@ -1415,6 +1972,19 @@ def test_flows_count_what_the_changes_do(world):
         if stage is redisplace:
             left = (before["status"] == RETURNED) & (pop.status == REDISPLACED)
             assert flows.redisplaced == (pop.size[left].astype(int) * w).sum()
+        if stage is come_back:
+            assert flows.returns_voluntary_from.sum() == (before["size"][came_home] * w).sum()
+        left_home = (before["status"] == STAYER) & (pop.status != STAYER)
+        if stage is displace_stayers:
+            assert flows.newly_displaced == (pop.size[left_home].astype(int) * w).sum()
+        if stage is register:
+            assert flows.registered_arrivals == (pop.size[left_home].astype(int) * w).sum()
+            assert (pop.location[left_home] == BETA).all() and pop.registered[left_home].all()
+        if stage is deregister:
+            gone = (before["status"] != DEPARTED) & (pop.status == DEPARTED)
+            assert flows.deregistered == (pop.size[gone].astype(int) * w).sum()
+        if stage is destroy_homes:
+            assert flows.homes_destroyed == (pop.property != before["property"]).sum() * w
         if stage is property_:
             taken = (before["property"] != CONFISCATED) & (pop.property == CONFISCATED)
             given = (before["property"] >= OCCUPIED) & (pop.property == INTACT)
@@ -1460,6 +2030,30 @@ def test_zero_rates_move_nobody(world):
         np.testing.assert_array_equal(getattr(pop, name), before[name], err_msg=name)
 
 
+@PROPERTY
+@given(world=worlds())
+def test_events_of_zero_persons_or_shares_move_nobody(world):
+    s, state, seed = world
+    zero = s.with_changes(
+        {
+            "events.new_displacement_1.persons": 0,
+            "events.registration_1.persons": 0,
+            "events.deregistration_1.persons": 0,
+            "events.housing_destruction_1.destroyed_share": 0.0,
+            "events.housing_destruction_1.damaged_share": 0.0,
+            "events.conflict_displacement_1.share": 0.0,
+        }
+    )
+    pop = state.pop
+    before = {k: v.copy() for k, v in pop.columns().items()}
+    flows = [single_stage(stage, zero, state, seed) for stage in (destroy_homes, flee, displace_stayers, register)]
+    flows.append(single_stage(deregister, zero, state, seed))
+    assert sum(f.newly_displaced + f.registered_arrivals + f.deregistered + f.homes_destroyed for f in flows) == 0
+    assert sum(f.displaced_by_conflict for f in flows) == 0
+    for name in ("location", "status", "property", "registered", "months_displaced", "return_due"):
+        np.testing.assert_array_equal(getattr(pop, name), before[name], err_msg=name)
+
+
 def moved_by(stage, s, state, seed, column="arrived") -> np.ndarray:
     """Which rows a stage changes (run on a copy of the state)."""
     copy = deepcopy(state)
@@ -1470,7 +2064,7 @@ def moved_by(stage, s, state, seed, column="arrived") -> np.ndarray:
 
 @PROPERTY
 @given(world=worlds(), more=st.floats(0.0, 1.0))
-def test_more_risk_never_more_returns_and_more_pressure_never_fewer(world, more):
+def test_more_risk_or_violence_never_more_returns_and_more_pressure_hope_or_services_never_fewer(world, more):
     s, state, seed = world
     base = moved_by(decide, s, state, seed)
     state.pop.perceived_risk[:] = np.minimum(state.pop.perceived_risk + np.float32(more), 1)
@@ -1478,6 +2072,13 @@ def test_more_risk_never_more_returns_and_more_pressure_never_fewer(world, more)
     assert not (riskier & ~base).any()
     pushed = moved_by(decide, s.with_changes({"hosts.alpha.pressure": 1.0, "hosts.beta.pressure": 1.0}), state, seed)
     assert not (riskier & ~pushed).any()
+    # violence at home lowers both the hope and the intention; more hope never means fewer returns
+    violent = s.with_changes({"controllers.gov.violence": 1.0, "controllers.rebels.violence": 1.0})
+    assert not (moved_by(decide, violent, state, seed) & ~riskier).any()
+    hopeful = s.with_changes({"hope.intercept": s.hope.intercept + more})
+    assert not (riskier & ~moved_by(decide, hopeful, state, seed)).any()
+    serviced = s.with_changes({"regions.north.services": 1.0, "regions.south.services": 1.0})
+    assert not (riskier & ~moved_by(decide, serviced, state, seed)).any()
 
 
 @PROPERTY
@@ -1499,6 +2100,16 @@ def test_higher_rates_touch_more_households(world, factor):
     ):
         high_scenario = base.with_changes({key: min(1.0, value * factor)})
         low, high = moved_by(stage, base, state, seed, column), moved_by(stage, high_scenario, state, seed, column)
+        assert not (low & ~high).any(), key
+    for key, value, stage, column in (
+        ("events.new_displacement_1.persons", 12, displace_stayers, "status"),
+        ("events.registration_1.persons", 10, register, "status"),
+        ("events.deregistration_1.persons", 8, deregister, "status"),
+        ("events.housing_destruction_1.destroyed_share", 0.3, destroy_homes, "property"),
+    ):
+        more = value * factor if isinstance(value, int) else min(1.0, value * factor)
+        high_scenario = s.with_changes({key: int(more) if isinstance(value, int) else more})
+        low, high = moved_by(stage, s, state, seed, column), moved_by(stage, high_scenario, state, seed, column)
         assert not (low & ~high).any(), key
     worse = s.with_changes({"redisplacement.intercept": s.redisplacement.intercept + factor / 10})
     assert not (

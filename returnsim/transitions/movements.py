@@ -92,8 +92,9 @@ def displace_stayers(state: State, levers: Levers, params: Scenario, streams: St
     pop, g, t = state.pop, state.geo, state.t
     nH = g.n_hosts
     changes, total = [], 0.0
+    taken = np.zeros(len(pop), bool)  # a household moves once a month, whatever the number of events
     for m in levers.new_displacements:
-        rows = np.flatnonzero((pop.status == STAYER) & (pop.origin == m.region))
+        rows = np.flatnonzero((pop.status == STAYER) & (pop.origin == m.region) & ~taken)
         persons = pop.size[rows].astype(np.float64) * pop.weight
         draws = streams.uniform(Draw.NEW_DISPLACEMENT, t, rows, m.salt)
         go = pick(rows, persons, m.persons, draws, coins(streams, t, m.salt))
@@ -110,6 +111,7 @@ def displace_stayers(state: State, levers: Levers, params: Scenario, streams: St
             Change("return_due", short, np.int16(t + m.return_months)),
         ]
         total += float(pop.size[go].sum()) * pop.weight
+        taken[go] = True
     return Flows(newly_displaced=total, changes=tuple(changes))
 
 
@@ -169,13 +171,15 @@ def deregister(state: State, levers: Levers, params: Scenario, streams: Streams)
         return Flows()
     pop, t = state.pop, state.t
     changes, total = [], 0.0
+    taken = np.zeros(len(pop), bool)  # a household leaves once, whatever the number of events
     for m in levers.deregistrations:
-        rows = np.flatnonzero(state.displaced() & (pop.location == m.host))
+        rows = np.flatnonzero(state.displaced() & (pop.location == m.host) & ~taken)
         persons = pop.size[rows].astype(np.float64) * pop.weight
         draws = streams.uniform(Draw.DEREGISTRATION, t, rows, m.salt)
         go = pick(rows, persons, m.persons, draws, coins(streams, t, m.salt))
         changes.append(Change("status", go, DEPARTED))
         total += float(pop.size[go].sum()) * pop.weight
+        taken[go] = True
     return Flows(deregistered=total, changes=tuple(changes))
 
 

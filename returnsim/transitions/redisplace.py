@@ -24,7 +24,7 @@ from returnsim.scenario import Scenario
 from returnsim.state import State
 from returnsim.streams import Draw, Streams
 from returnsim.tables import Tables
-from returnsim.transitions import DETAINED, REDISPLACED, RETURNED
+from returnsim.transitions import DETAINED, REDISPLACED, RETURNED, STAYER
 
 __all__ = ["flee", "redisplace"]
 
@@ -62,7 +62,8 @@ def flee(state: State, levers: Levers, params: Scenario, streams: Streams) -> Fl
     taken = np.zeros(len(pop), bool)  # a household moves once a month, whatever the number of events
     changes, moved, total = [], {}, 0.0
     for d in levers.displacements:
-        rows = np.flatnonzero((pop.location == nH + d.region) & (pop.status != DETAINED) & ~taken)
+        resident = (pop.location == nH + d.region) & (pop.status != DETAINED) & (pop.status != STAYER)
+        rows = np.flatnonzero(resident & ~taken)
         persons = float(pop.size[rows].sum()) * pop.weight
         if d.share is not None:
             share = d.share

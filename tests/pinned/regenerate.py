@@ -2,11 +2,12 @@
 
 For every scenario file in ``scenarios/`` this runs the model at a fixed seed and scale and keeps the yearly
 totals of its main series in ``tests/pinned/<scenario>.json``: flows summed by year, stocks and shares at each
-year's end, the intention share averaged over the year. Run it again when behaviour changes *deliberately*
+year's end, the intention and hope shares averaged over the year. Run it again when behaviour changes *deliberately*
 (a rule, a parameter, a random stream), check the differences it prints, and commit the new files with the
 change that caused them::
 
-    python tests/pinned/regenerate.py              # every scenario; prints what changed
+    python tests/pinned/regenerate.py              # every scenario; prints what changed; removes the fixtures
+                                                   # of scenarios no longer in scenarios/
     python tests/pinned/regenerate.py baseline     # one scenario
 """
 
@@ -29,7 +30,7 @@ SCENARIOS = HERE.parents[1] / "scenarios"
 SEED = 20240601
 HOUSEHOLDS_PER_AGENT = 100
 
-#: flows summed over each year (persons; restitutions in homes)
+#: flows summed over each year (persons; restitutions and homes destroyed in homes)
 FLOWS = (
     "returns_voluntary_refugees",
     "returns_voluntary_idps",
@@ -38,6 +39,10 @@ FLOWS = (
     "released",
     "redisplaced",
     "displaced_by_conflict",
+    "newly_displaced",
+    "registered_arrivals",
+    "deregistered",
+    "homes_destroyed",
     "births",
     "properties_restituted",
 )
@@ -46,7 +51,7 @@ STOCKS = ("refugees", "idps", "returnees", "detained_stock", "properties_confisc
 #: shares at each year's end
 SHARES = ("returnees_in_poverty_share", "origin_livelihood_mean")
 #: percentages averaged over each year
-PERCENTAGES = ("intend_return_12m_pct", "intend_return_12m_pct_surveyed")
+PERCENTAGES = ("intend_return_12m_pct", "intend_return_12m_pct_surveyed", "hope_return_pct", "hope_return_pct_surveyed")
 
 
 def tolerance(name: str, households_per_agent: int) -> tuple[float, float]:
@@ -56,7 +61,7 @@ def tolerance(name: str, households_per_agent: int) -> tuple[float, float]:
         return 0.01, 0.005
     if name in PERCENTAGES:
         return 0.01, 0.02
-    if name in ("properties_confiscated", "properties_restituted"):
+    if name in ("properties_confiscated", "properties_restituted", "homes_destroyed"):
         return 0.01, 2.0 * households_per_agent  # homes
     return 0.01, 10.0 * households_per_agent  # persons
 
@@ -148,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{new['scenario']}: {status}")
         for line in changed:
             print("   ", line)
+    if not args.scenarios:  # the fixtures are exactly the library's scenarios
+        for stale in sorted(set(HERE.glob("*.json")) - {path_for(load_scenario(f).meta.name) for f in files}):
+            stale.unlink()
+            print(f"{stale.stem}: removed (no scenario file)")
     return 0
 
 
