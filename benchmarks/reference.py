@@ -626,8 +626,15 @@ class RefHousehold(mesa.Agent):
         border = lv.border[self.location] if abroad else 1.0
         if border == 0:
             return eta, q, 0.0
-        cost = lv.cost[self.location] if abroad else lv.idp_cost
+        cost = self.journey_cost()
         return eta, q, eta * q * sigmoid(b.feasibility_slope * (self.savings - cost)) * border
+
+    def journey_cost(self) -> float:
+        """ODD 7.3: the cost of going home, lower the more violence there is where the household lives."""
+        lv = self.model.lv
+        if self.location < self.model.places.H:
+            return lv.cost[self.location] * (1.0 - lv.host_violence[self.location])
+        return lv.idp_cost
 
     def targeted(self) -> bool:
         """ODD 7.4: eligible under its host's targeting."""
@@ -737,7 +744,7 @@ class RefHousehold(mesa.Agent):
             m.hope[self.location] += eta
             m.intent_n[self.location] += 1
         if self.random.random() < p:
-            cost = m.lv.cost[self.location] if abroad else m.lv.idp_cost
+            cost = self.journey_cost()
             m.flow["returns_voluntary_" + (m.places.hosts[self.location] if abroad else "idps")] += self.persons
             self.savings = max(self.savings - cost, 0.0)
             self.location, self.status, self.forced, self.arrived = H + self.origin, RETURNED, False, m.t
@@ -912,12 +919,14 @@ class ReferenceModel(mesa.Model):
 
     def choose(self, candidates: list[RefHousehold], persons: float) -> list[RefHousehold]:
         """ODD 7.11: households in a random order until they hold ``persons``; the one that crosses the total is
-        taken if at least half of it is still wanted."""
+        taken with the probability of the part of it still wanted."""
         order = list(candidates)
         self.random.shuffle(order)
         chosen, held = [], 0.0
         for a in order:
-            if held + a.persons / 2 > persons:
+            if held + a.persons > persons:
+                if held < persons and self.random.random() < (persons - held) / a.persons:
+                    chosen.append(a)
                 break
             chosen.append(a)
             held += a.persons

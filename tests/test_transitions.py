@@ -420,21 +420,46 @@ def test_a_household_flees_once_a_month_whatever_the_number_of_events():
 # ------------------------------------------------------------- 7.11 stayers, registration, destruction
 
 
-def test_pick_takes_the_smallest_draws_until_the_persons_and_the_crossing_row_if_half_is_wanted():
+def test_pick_takes_the_smallest_draws_until_the_persons_and_the_crossing_row_by_its_coin():
     rows = np.array([10, 11, 12, 13])
     persons = np.array([4.0, 4.0, 2.0, 6.0])
     draws = np.array([0.3, 0.1, 0.2, 0.4], np.float32)  # order 11, 12, 10, 13: 4, 6, 10, 16 persons
-    assert pick(rows, persons, 7.0, draws).tolist() == [11, 12]  # 10 needs 8 wanted (half of it: 2 of 4 more)
-    assert pick(rows, persons, 8.0, draws).tolist() == [10, 11, 12]  # exactly half of row 10 still wanted
-    assert pick(rows, persons, 100.0, draws).tolist() == [10, 11, 12, 13]
-    assert pick(rows, persons, 1.0, draws).tolist() == []  # not half of the first row
-    assert pick(rows, persons, 2.0, draws).tolist() == [11]
-    assert pick(rows, persons, 0.0, draws).tolist() == [] and pick(rows[:0], persons[:0], 5.0, draws[:0]).size == 0
+
+    def coin(value):
+        asked = []
+
+        def toss(row):
+            asked.append(row)
+            return value
+
+        toss.asked = asked
+        return toss
+
+    # 7 persons: 11 and 12 hold 6; row 10 would cross, with 1 of its 4 persons wanted: taken if its coin < 0.25
+    low, high = coin(0.24), coin(0.25)
+    assert pick(rows, persons, 7.0, draws, low).tolist() == [10, 11, 12] and low.asked == [10]
+    assert pick(rows, persons, 7.0, draws, high).tolist() == [11, 12] and high.asked == [10]
+    assert pick(rows, persons, 8.0, draws, coin(0.99)).tolist() == [11, 12]  # 2 of 4 wanted: a half chance
+    assert pick(rows, persons, 8.0, draws, coin(0.49)).tolist() == [10, 11, 12]
+    exact = coin(0.0)
+    assert pick(rows, persons, 10.0, draws, exact).tolist() == [10, 11, 12] and exact.asked == []  # nobody crosses
+    assert pick(rows, persons, 100.0, draws, coin(0.0)).tolist() == [10, 11, 12, 13]
+    assert pick(rows, persons, 1.0, draws, coin(0.26)).tolist() == []  # a quarter of the first row wanted
+    assert pick(rows, persons, 1.0, draws, coin(0.24)).tolist() == [11]
+    assert pick(rows, persons, 0.0, draws, coin(0.0)).tolist() == []
+    assert pick(rows[:0], persons[:0], 5.0, draws[:0], coin(0.0)).size == 0
     ties = np.array([0.5, 0.5, 0.5, 0.5], np.float32)  # equal draws: in row order
-    assert pick(rows, persons, 8.0, ties).tolist() == [10, 11]
-    assert pick(rows, persons, 7.5, draws).tolist() == [11, 12]  # row 10 would need 8: half of it is not wanted
-    assert pick(rows[:1], persons[:1], 4.0, draws[:1]).tolist() == [10]  # one candidate is a candidate
-    assert pick(rows[:1], np.array([1.0]), 1.0, draws[:1]).tolist() == [10]  # one person is a number to move
+    assert pick(rows, persons, 8.0, ties, coin(0.99)).tolist() == [10, 11]
+    assert pick(rows[:1], persons[:1], 4.0, draws[:1], coin(0.99)).tolist() == [10]  # one candidate is a candidate
+    assert pick(rows[:1], np.array([1.0]), 1.0, draws[:1], coin(0.99)).tolist() == [10]  # one person to move
+
+
+def test_pick_moves_the_persons_asked_for_on_average_even_when_a_row_is_larger():
+    """Rounding to the nearest row would never move a row for 1 person a month out of rows of 4."""
+    rows, persons, draws = np.arange(50), np.full(50, 4.0), np.linspace(0, 1, 50, dtype=np.float32)
+    coins = np.random.default_rng(1).random(4000)
+    moved = [len(pick(rows, persons, 1.0, draws, lambda row, c=c: c)) * 4.0 for c in coins]
+    assert np.mean(moved) == pytest.approx(1.0, rel=0.1)
 
 
 STAYERS = {"status": STAYER, "location": NORTH, "registered": False, "months_displaced": 50}
@@ -490,9 +515,11 @@ def test_new_displacement_refugees_are_registered_at_their_hosts_share():
 def test_two_new_displacements_of_one_region_in_one_month_move_a_household_once():
     s = scenario([OFFENSIVE, {**OFFENSIVE, "destinations": {"beta": 1.0}, "temporary_share": 0.0}])
     st_ = build([{**STAYERS} for _ in range(10)], s)
-    flows = run(displace_stayers, st_, s, {Draw.NEW_DISPLACEMENT: np.linspace(0, 0.9, 10), Draw.DESTINATION: 0.5})
+    draws = {Draw.NEW_DISPLACEMENT: np.linspace(0, 0.9, 10), Draw.DESTINATION: 0.5, Draw.ROUNDING: 0.0}
+    flows = run(displace_stayers, st_, s, draws)
     pop = st_.pop
-    # 30 persons each: the first event takes the 8 households with the smallest draws, the second the 2 left
+    # 30 persons each: the first event takes the 8 households with the smallest draws (the 8th crosses the 30 and
+    # its coin of 0 takes it), the second the 2 left
     assert (pop.status == DISPLACED).sum() == 10 and pop.location.tolist() == [SOUTH] * 8 + [BETA] * 2
     assert flows.newly_displaced == 40.0
 
@@ -533,12 +560,12 @@ def test_registration_takes_stayers_by_origin_into_the_host_with_their_years_awa
         {**STAYERS, "months_displaced": 20},  # north: third draw, beyond the 8 persons of the north
         {**STAYERS, "months_displaced": 30},  # north: first
         {**STAYERS, "months_displaced": 10},  # north: second
-        {**STAYERS, "location": SOUTH, "origin": S, "size": 8, "months_displaced": 40},  # south: crosses at half
+        {**STAYERS, "location": SOUTH, "origin": S, "size": 8, "months_displaced": 40},  # south: crosses, coin 0
         {**STAYERS, "location": SOUTH, "origin": S},  # south: first
         {"location": SOUTH, "status": DISPLACED},  # an IDP: not a stayer
     ]
     st_ = build(rows, s, t=t)
-    draws = {Draw.ARRIVAL: [0.5, 0.2, 0.3, 0.9, 0.1, 0.0]}
+    draws = {Draw.ARRIVAL: [0.5, 0.2, 0.3, 0.9, 0.1, 0.0], Draw.ROUNDING: 0.0}
     flows = run(register, st_, s, draws, t=0)  # the event's month
     pop = st_.pop
     assert pop.location.tolist() == [NORTH, ALPHA, ALPHA, ALPHA, ALPHA, SOUTH]
@@ -744,7 +771,8 @@ def hand_probabilities() -> tuple[list[float], list[float], list[float]]:
         sigmoid(0.5 + 1.2 * 0.3 + 1.1 * 0.5 - 2.1 * 0.45),
     ]
     q = [sigmoid(v0), sigmoid(v1), sigmoid(v2)]
-    f = [sigmoid(1.2 * (4.0 - 3.0)), sigmoid(1.2 * (0.2 - 0.5)), sigmoid(1.2 * (2.0 - 1.0))]
+    # beta's journey costs 1.0 less its host violence: 1.0 (1 - 0.4) (people fleeing violence need less)
+    f = [sigmoid(1.2 * (4.0 - 3.0)), sigmoid(1.2 * (0.2 - 0.5)), sigmoid(1.2 * (2.0 - 1.0 * (1 - 0.4)))]
     return eta, q, [e * a * b for e, a, b in zip(eta, q, f, strict=True)]
 
 
