@@ -160,3 +160,17 @@ def test_list_shows_every_builtin_scenario_with_its_description(capsys):
     for name, path in builtin_scenarios().items():
         line = next(line for line in text.splitlines() if line.split()[:1] == [name])
         assert line.endswith(load_scenario(path).meta.description)
+
+
+def test_an_event_that_moves_people_once_is_outside_when_its_one_month_is(tmp_path, capsys):
+    """Without an end, a registration acts in its first month only: dated before the run, it changes nothing."""
+    early = tmp_path / "early.toml"
+    early.write_text(
+        f'extends = "{BASELINE}"\n[[events]]\ntype = "registration"\nhost = "turkey"\nmonth = "2016-06"\n'
+        "persons = 1000\n"
+    )
+    assert main(["check", str(early)]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: {early}: events[0] (registration) ends in 2016-06, before the run's first month 2017-01: "
+        "it changes nothing"
+    ]

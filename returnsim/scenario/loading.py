@@ -34,6 +34,7 @@ from returnsim.scenario.events import (
     ConflictDisplacementEvent,
     ControlChangeEvent,
     DeportationEvent,
+    DeregistrationEvent,
     HousingDestructionEvent,
     NewDisplacementEvent,
     RegistrationEvent,
@@ -458,12 +459,22 @@ def _month_label(number: int) -> str:
     return f"{number // 12:04d}-{number % 12 + 1:02d}"
 
 
+#: events that act in their first month only when they give neither ``end`` nor ``months``
+_ONE_MONTH = (
+    ConflictDisplacementEvent,
+    DeregistrationEvent,
+    HousingDestructionEvent,
+    NewDisplacementEvent,
+    RegistrationEvent,
+)
+
+
 def events_outside(scenario: Scenario, months: int) -> list[tuple[int, str]]:
     """Events wholly outside a run of ``months`` months from ``simulation.start``: (event number in the
     merged list, why). Such an event changes nothing in that run.
 
     An event is in force from ``month`` to ``end``, or for ``months`` months; with neither it lasts to the
-    end of the run (a ``conflict_displacement`` then happens in its first month only).
+    end of the run (the events that move people or homes then act in their first month only).
     """
     first_run = _month_number(scenario.simulation.start)
     last_run = first_run + months - 1
@@ -475,7 +486,7 @@ def events_outside(scenario: Scenario, months: int) -> list[tuple[int, str]]:
         elif e.months is not None:
             last = first + e.months - 1
         else:
-            last = first if isinstance(e, ConflictDisplacementEvent | HousingDestructionEvent) else None
+            last = first if isinstance(e, _ONE_MONTH) else None
         if first > last_run:
             out.append((i, f"starts in {e.month}, after the run's last month {_month_label(last_run)}"))
         elif last is not None and last < first_run:
