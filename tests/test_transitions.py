@@ -653,6 +653,24 @@ def test_housing_destruction_destroys_or_damages_standing_homes_of_its_regions_o
     flows = run(destroy_homes, st_, both, draws)
     assert st_.pop.property[5] == DESTROYED and st_.pop.property[0] == DESTROYED  # each event its own regions
     assert flows.homes_destroyed == 5 * 5
+    # two events over one region in one month: the second sees what the first left (a destroyed home is not
+    # damaged again, nor counted twice)
+    aftershock = {**quake, "destroyed_share": 0.0, "damaged_share": 1.0}
+    twice = scenario([quake, aftershock])
+    st_ = build(rows, twice, weight=5)
+    flows = run(destroy_homes, st_, twice, draws)
+    assert st_.pop.property.tolist() == [
+        DESTROYED,
+        DAMAGED,
+        DAMAGED,
+        DESTROYED,
+        OCCUPIED,
+        INTACT,
+        DAMAGED,  # spared by the first, damaged by the second
+        DAMAGED,
+        CONFISCATED,
+    ]
+    assert flows.homes_destroyed == (4 + 1) * 5
 
 
 # ------------------------------------------------------------------------------------ 7.3 decide

@@ -189,15 +189,18 @@ def destroy_homes(state: State, levers: Levers, params: Scenario, streams: Strea
         return Flows()
     pop, t = state.pop, state.t
     changes, total = [], 0
+    home = pop.property  # as the events before this one in the month left it (a copy once one has acted)
     for d in levers.destructions:
-        standing = (pop.property == INTACT) | (pop.property == DAMAGED)
+        standing = (home == INTACT) | (home == DAMAGED)
         rows = np.flatnonzero(standing & d.regions[pop.origin])
         u = streams.uniform(Draw.DESTRUCTION, t, rows, d.salt)
         destroyed = u < d.destroyed_share
-        damaged = ~destroyed & (pop.property[rows] == INTACT) & (u < d.destroyed_share + d.damaged_share)
+        damaged = ~destroyed & (home[rows] == INTACT) & (u < d.destroyed_share + d.damaged_share)
         changes += [
             Change("property", rows[destroyed], DESTROYED),
             Change("property", rows[damaged], DAMAGED),
         ]
         total += int(destroyed.sum() + damaged.sum())
+        home = home.copy() if home is pop.property else home
+        home[rows[destroyed]], home[rows[damaged]] = DESTROYED, DAMAGED
     return Flows(homes_destroyed=float(total * pop.weight), changes=tuple(changes))
