@@ -8,7 +8,8 @@ replications of the baseline):
 - ``processes``: ``returnsim.experiments.sweep`` on a local process pool (pool start-up, commits, compaction
   included), in a fresh Python process so that start-up is counted as a user would see it;
 - ``dask``: the same sweep on a Dask ``LocalCluster`` of 2 single-threaded worker processes started first
-  (its start-up is reported apart: a cluster is started once and used for many sweeps);
+  (its start-up is reported apart: a cluster is started once and used for many sweeps), with the glibc
+  settings of ``WORKER_MALLOC`` (``--dask-default-malloc`` keeps Dask's own);
 - ``kill``: ``returnsim sweep`` in a subprocess, SIGKILLed (with its workers) when about half the runs are
   stored, then the same command again: runs lost (planned but not stored) and duplicated (stored twice).
 
@@ -86,7 +87,15 @@ def phase_processes(spec: Path, out: Path, workers: int) -> dict:
     return result
 
 
-def phase_dask(spec: Path, out: Path, workers: int) -> dict:
+#: glibc settings for the Dask workers. Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (to hand
+#: memory back to the system), which makes glibc unmap and fault in again the arrays a month allocates and frees:
+#: a run at 1 agent per 100 households then takes 25-50 % longer. These values keep freed memory for reuse, as
+#: glibc's own defaults do in a process started without Dask (experiments/README.md, "Dask").
+WORKER_MALLOC = {"MALLOC_TRIM_THRESHOLD_": 64 * 2**20, "MALLOC_MMAP_THRESHOLD_": 32 * 2**20}
+
+
+def phase_dask(spec: Path, out: Path, workers: int, malloc: dict[str, int]) -> dict:
+    import dask
     from distributed import LocalCluster
 
     from returnsim.experiments.executors import DaskExecutor
@@ -94,6 +103,7 @@ def phase_dask(spec: Path, out: Path, workers: int) -> dict:
 
     t0 = time.perf_counter()
     with (
+        dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in malloc.items()}),
         LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
         DaskExecutor(cluster.scheduler_address) as ex,
     ):
@@ -154,6 +164,9 @@ def main() -> None:
     parser.add_argument("--households-per-agent", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--phases", nargs="+", default=["model", "processes", "dask", "kill"])
+    parser.add_argument(
+        "--dask-default-malloc", action="store_true", help="leave Dask's MALLOC_TRIM_THRESHOLD_=65536 in its workers"
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench_sweep."))
     spec = folder / "bench_sweep.toml"
@@ -167,7 +180,9 @@ def main() -> None:
         elif name == "processes":
             results[name] = phase_processes(spec, folder / "processes", args.workers)
         elif name == "dask":
-            results[name] = phase_dask(spec, folder / "dask", args.workers)
+            results[name] = phase_dask(
+                spec, folder / "dask", args.workers, {} if args.dask_default_malloc else WORKER_MALLOC
+            )
         elif name == "kill":
             results[name] = phase_kill(spec, folder / "kill", args.workers, args.runs)
         print(name, json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in results[name].items()}))

@@ -101,14 +101,46 @@ class TestDask(ExecutorConformance):
     @classmethod
     def executor(cls):
         distributed = pytest.importorskip("distributed")
+        import dask
+
+        keep = {"MALLOC_TRIM_THRESHOLD_": 64 * 2**20, "MALLOC_MMAP_THRESHOLD_": 32 * 2**20}
         with (
+            dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in keep.items()}),
             distributed.LocalCluster(
                 n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
             ) as cluster,
             DaskExecutor(cluster.scheduler_address) as ex,
         ):
             assert ex.workers == 2
+            assert ex.memory_note() is None  # the workers were started as experiments/README.md says
             yield ex
+
+
+class _Client:
+    """What DaskExecutor asks of a client, with the workers' environment given."""
+
+    def __init__(self, trim: dict[str, str | None]):
+        self.trim = trim
+        self.scheduler = type("Scheduler", (), {"address": "tcp://scheduler:8786"})()
+
+    def scheduler_info(self):
+        return {"workers": {w: {"nthreads": 1} for w in self.trim}}
+
+    def run(self, fn, name):
+        assert name == "MALLOC_TRIM_THRESHOLD_"
+        return dict(self.trim)
+
+
+def test_dask_workers_that_trim_memory_are_named():
+    with pytest.warns(RuntimeWarning) as caught:
+        ex = DaskExecutor(client=_Client({"tcp://b:1": None, "tcp://a:1": "65536"}))
+    assert str(caught[0].message) == (
+        "1 of 2 Dask workers run with MALLOC_TRIM_THRESHOLD_ below 1 MiB (65536 at tcp://a:1): runs will be "
+        "25-50 % slower; start the workers with MALLOC_TRIM_THRESHOLD_=67108864 MALLOC_MMAP_THRESHOLD_=33554432 "
+        "(experiments/README.md, 'Dask')"
+    )
+    assert ex.workers == 2
+    assert DaskExecutor(client=_Client({"tcp://a:1": "67108864", "tcp://b:1": None})).memory_note() is None
 
 
 def test_make_executor_follows_the_flags(monkeypatch):

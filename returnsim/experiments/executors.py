@@ -22,6 +22,7 @@ function, or a ``functools.partial`` of one) for the process pool and Dask.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -177,6 +178,26 @@ class DaskExecutor(_Base):
         self.client = client
         self.address = client.scheduler.address
         self.workers = max(1, sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()))
+        note = self.memory_note()
+        if note:
+            warnings.warn(note, RuntimeWarning, stacklevel=2)
+
+    def memory_note(self) -> str | None:
+        """A sentence when workers run with glibc's trim threshold below 1 MiB (Dask's nanny sets 65536 unless
+        told otherwise): each month's arrays are then unmapped and faulted in again, and runs take 25-50 %
+        longer (experiments/README.md, "Dask"). None when every worker keeps freed memory for reuse."""
+        try:
+            values = self.client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
+        except Exception:  # a worker that cannot answer is not worth failing the sweep over
+            return None
+        low = sorted(w for w, v in values.items() if v is not None and v.strip().isdigit() and int(v) < 2**20)
+        if not low:
+            return None
+        return (
+            f"{len(low)} of {len(values)} Dask workers run with MALLOC_TRIM_THRESHOLD_ below 1 MiB "
+            f"({values[low[0]]} at {low[0]}): runs will be 25-50 % slower; start the workers with "
+            "MALLOC_TRIM_THRESHOLD_=67108864 MALLOC_MMAP_THRESHOLD_=33554432 (experiments/README.md, 'Dask')"
+        )
 
     def map_unordered(self, fn, items):
         from distributed import as_completed
