@@ -4,7 +4,10 @@ For each library policy given, run it and the baseline over the same seeds, once
 (every decision its own stream, indexed by household and month: ``returnsim.streams``) and once with one
 sequential generator per run (each decision drawing only for the households that take it, as the first
 version did). Report the mean and standard deviation across seeds of the paired effect (policy minus
-baseline) of several outcomes, the ratio of the standard deviations, and the run time of each design.
+baseline, same seed) of several outcomes, the ratio of the standard deviations, and the run time of each
+design. The last columns are unpaired: the policy's run of seed i minus the baseline's run of the next seed
+(sequential streams), the noise of a comparison of independent runs, and its sd over the common random
+numbers' sd.
 
     python benchmarks/bench_crn.py                              # turkey_deports_to_safe_zone, 12 seeds, 1:100
     python benchmarks/bench_crn.py amnesty_guarantees --seeds 20
@@ -33,9 +36,11 @@ def outcomes(result) -> dict[str, float]:
     return {name: float(s[col].sum() if how == "sum" else s[col][-1]) for name, (col, how) in OUTCOMES.items()}
 
 
-def effects(policy: str, seeds: list[int], common: bool, households_per_agent: int) -> tuple[dict, float]:
-    """Per outcome, the paired effects across seeds; and the mean wall time of one run."""
+def effects(policy: str, seeds: list[int], common: bool, households_per_agent: int) -> tuple[dict, dict, float]:
+    """Per outcome, the paired effects across seeds and the unpaired ones (the policy's seed i against the
+    baseline's seed i + 1, cyclically); and the mean wall time of one run."""
     out: dict[str, list[float]] = {name: [] for name in OUTCOMES}
+    both: list[list[dict]] = []
     wall = []
     for seed in seeds:
         runs = []
@@ -49,9 +54,13 @@ def effects(policy: str, seeds: list[int], common: bool, households_per_agent: i
                 )
             )
             wall.append(time.perf_counter() - t0)
+        both.append(runs)
         for name in OUTCOMES:
             out[name].append(runs[1][name] - runs[0][name])
-    return out, statistics.mean(wall)
+    unpaired = {
+        name: [both[i][1][name] - both[(i + 1) % len(both)][0][name] for i in range(len(both))] for name in OUTCOMES
+    }
+    return out, unpaired, statistics.mean(wall)
 
 
 def main() -> None:
@@ -63,17 +72,21 @@ def main() -> None:
     seeds = list(range(1, args.seeds + 1))
     print(f"{os.cpu_count()} cores; {args.seeds} seeds; 1 agent = {args.households_per_agent} households; 84 months")
     for policy in args.policies:
-        common, t_common = effects(policy, seeds, True, args.households_per_agent)
-        sequential, t_seq = effects(policy, seeds, False, args.households_per_agent)
+        common, _, t_common = effects(policy, seeds, True, args.households_per_agent)
+        sequential, independent, t_seq = effects(policy, seeds, False, args.households_per_agent)
         print(f"\n{policy} minus baseline (persons): mean ± sd across seeds")
-        print(f"{'outcome':28s} {'common random numbers':>26s} {'one sequential stream':>26s} {'sd ratio':>9s}")
+        print(
+            f"{'outcome':28s} {'common random numbers':>26s} {'one sequential stream':>26s} {'sd ratio':>9s} "
+            f"{'independent runs':>26s} {'sd ratio':>9s}"
+        )
         for name in OUTCOMES:
-            a, b = common[name], sequential[name]
-            sa, sb = statistics.stdev(a), statistics.stdev(b)
+            a, b, c = common[name], sequential[name], independent[name]
+            sa, sb, sc = statistics.stdev(a), statistics.stdev(b), statistics.stdev(c)
             ratio = f"{sb / sa:8.1f}x" if sa > 0 else "   (sd 0)"
+            ratio_c = f"{sc / sa:8.1f}x" if sa > 0 else "   (sd 0)"
             print(
                 f"{name:28s} {statistics.mean(a):>14,.0f} ± {sa:>9,.0f} {statistics.mean(b):>14,.0f} ± {sb:>9,.0f} "
-                f"{ratio}"
+                f"{ratio} {statistics.mean(c):>14,.0f} ± {sc:>9,.0f} {ratio_c}"
             )
         print(
             f"run time: {t_common:.3f} s with common random numbers, {t_seq:.3f} s with one sequential stream "

@@ -18,7 +18,7 @@ work, start-up included. It is given against the serial model time of the ``mode
 model time the workers measured around each run (which already includes any slowdown of two runs sharing
 the machine, so it isolates the sweep's own costs: pool start-up, transfers, commits, compaction).
 
-    python benchmarks/bench_sweep.py                  # all phases, about 3 minutes on 2 cores
+    python benchmarks/bench_sweep.py                  # all phases, about 5 minutes on 2 idle cores
     python benchmarks/bench_sweep.py --phases model processes --runs 40
 """
 
