@@ -45,6 +45,7 @@ EXIT_WRITE_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_SIGINT = 130  # 128 + SIGINT (2), as shells report it
 EXIT_SIGTERM = 143  # 128 + SIGTERM (15)
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE (13): the reader of the output went away
 
 
 class Terminated(BaseException):
@@ -286,6 +287,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Terminated:
             print(_interrupted(args, "stopped by SIGTERM"), file=sys.stderr)
             return EXIT_SIGTERM
+        except BrokenPipeError:
+            # the reader of our output went away (``returnsim run | head``): what was to be written is written
+            # (results before the summary); stop quietly, as a command killed by SIGPIPE would
+            _silence_stdout()
+            return EXIT_BROKEN_PIPE
+
+
+def _silence_stdout() -> None:
+    """Point standard output at the null device, so that the interpreter's last flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor behind sys.stdout (tests capture it): nothing to flush
+        pass
 
 
 # ------------------------------------------------------------------------------ checks before running

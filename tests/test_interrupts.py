@@ -139,3 +139,20 @@ def test_the_exit_status_of_a_signal_is_128_plus_its_number():
 
     assert (EXIT_SIGINT, EXIT_SIGTERM) == (128 + signal.SIGINT, 128 + signal.SIGTERM)
     assert os.name != "posix" or signal.SIGTERM == 15
+
+
+def test_a_reader_that_goes_away_stops_the_output_quietly_and_keeps_the_results(tmp_path):
+    """``returnsim run | head -0``: the summary meets a closed pipe after the results are written."""
+    out = tmp_path / "r"
+    cmd = [sys.executable, "-m", "returnsim", "run", "--out", str(out), "--months", "3"]
+    cmd += ["--households-per-agent", "2000", "--no-plot"]
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line
+    try:
+        proc = subprocess.run(cmd, stdout=write, stderr=subprocess.PIPE, cwd=tmp_path, timeout=120)
+    finally:
+        os.close(write)
+    err = proc.stderr.decode()
+    assert proc.returncode == 141, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception ignored" not in err, err
+    assert (out / "timeseries.csv").is_file() and (out / "manifest.json").is_file() and not (out / MARK).exists()
