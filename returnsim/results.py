@@ -104,12 +104,24 @@ def write_manifest(folder: Path, data: dict[str, Any]) -> Path:
     return path
 
 
+#: files a desktop's file browser leaves in any folder it shows (macOS Finder, Windows Explorer, KDE Dolphin):
+#: not a user's work, made again when wanted, so they do not stop a results folder from being replaced
+DESKTOP_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", ".directory"})
+
+
+def _desktop_file(entry: os.DirEntry) -> bool:
+    return entry.name in DESKTOP_FILES and entry.is_file(follow_symlinks=False)
+
+
 def _foreign(folder: Path, data: dict[str, Any], kind: str) -> list[str]:
-    """Entries of ``folder`` that its manifest does not list as written by returnsim (folders end in /)."""
+    """Entries of ``folder`` that its manifest does not list as written by returnsim (folders end in /), other
+    than the files of :data:`DESKTOP_FILES`."""
     listed = data.get("files")
     ours = set(listed) if isinstance(listed, list) else set(KNOWN_FILES.get(kind, (MANIFEST,)))
     out = []
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if _desktop_file(entry):
+            continue
         if entry.name not in ours or not entry.is_file(follow_symlinks=False):
             out.append(entry.name + ("/" if entry.is_dir(follow_symlinks=False) else ""))
     return out
@@ -120,8 +132,9 @@ def _ownership(out: Path, kind: str | None) -> None:
     data = read_manifest(out)
     found = manifest_kind(data) if data else None
     if data is None or found is None:
-        if not any(out.iterdir()):
-            return  # an empty folder
+        with os.scandir(out) as entries:
+            if all(_desktop_file(entry) for entry in entries):
+                return  # an empty folder (or one a file browser has shown)
         raise OutputError(f"{out}: exists and is not a returnsim results folder; choose another --out")
     if kind is not None and found != kind:
         raise OutputError(

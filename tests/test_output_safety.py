@@ -69,6 +69,35 @@ def test_a_users_file_in_a_results_folder_is_kept_and_named(scratch, capsys):
     assert tree(scratch) == before
 
 
+@pytest.mark.parametrize("name", [".DS_Store", "Thumbs.db", "desktop.ini", ".directory"])
+def test_a_file_browsers_own_file_does_not_stop_a_rerun(scratch, capsys, name):
+    assert main(["run", "--out", "res", "--seed", "1", *FAST]) == 0
+    (scratch / "res" / name).write_bytes(b"\0\0\0\1Bud1")
+    assert main(["run", "--out", "res", "--seed", "2", *FAST]) == 0
+    assert json.loads((scratch / "res" / "manifest.json").read_text())["seed"] == 2
+    (scratch / "new").mkdir()  # a folder made in a file browser before the first run
+    (scratch / "new" / name).write_bytes(b"\0")
+    assert main(["run", "--out", "new", *FAST]) == 0
+    assert (scratch / "new" / "timeseries.csv").is_file()
+
+
+def test_a_file_browsers_file_beside_a_users_file_is_not_named_and_the_folder_kept(scratch, capsys):
+    assert main(["run", "--out", "res", "--seed", "1", *FAST]) == 0
+    (scratch / "res" / ".DS_Store").write_bytes(b"\0")
+    (scratch / "res" / "notes.txt").write_text("my analysis")
+    (scratch / "mine").mkdir()
+    (scratch / "mine" / ".DS_Store").mkdir()  # a folder of that name is not a file browser's
+    before = tree(scratch)
+    capsys.readouterr()
+    assert main(["run", "--out", "res", "--seed", "2", *FAST]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "res: holds files returnsim did not write (notes.txt); move them out of the folder or choose another --out"
+    )
+    assert main(["run", "--out", "mine", *FAST]) == 2
+    assert capsys.readouterr().err.strip() == "mine: exists and is not a returnsim results folder; choose another --out"
+    assert tree(scratch) == before
+
+
 def test_a_folder_with_a_manifest_that_returnsim_did_not_write_is_refused(scratch, capsys, monkeypatch):
     """The issue's data loss: any folder merely holding a file named manifest.json was deleted."""
     web = scratch / "site"
