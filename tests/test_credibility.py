@@ -36,6 +36,18 @@ def test_every_observed_row_is_a_target():
     assert count["refugee_stock"] == ((stocks["host"] != "germany") & (stocks["date"] >= "2017-01")).sum()
 
 
+def test_returns_by_host_take_unflagged_population_statistics_once():
+    """UNHCR's yearly returns by country of asylum join the by-host targets unless flagged as including
+    host-government reports (Turkey 2017 and 2018) or already there from the verified series (Turkey 2022)."""
+    by_host = {x.label: x for x in T.targets() if x.family == "returns_by_host"}
+    year = _series([f"2019-{m:02d}" for m in range(1, 13)], returns_voluntary_turkey=np.ones(12))
+    assert by_host["turkey 2019"].value(year) == 12.0  # the year's returns from Turkey
+    assert (by_host["turkey 2019"].observed, by_host["turkey 2021"].observed) == (34303.0, 22275.0)
+    assert "turkey 2017" not in by_host and "turkey 2018" not in by_host
+    assert sum(label == "turkey 2022" for label in by_host) == 1 and by_host["turkey 2022"].observed == 33953.0
+    assert by_host["turkey 2019"].period("2021-12") == "calibration"
+
+
 def _series(months: list[str], **columns) -> dict:
     return {"month": np.array(months), **{k: np.asarray(v, float) for k, v in columns.items()}}
 
