@@ -328,6 +328,7 @@ def scenario_trees(draw):
 @example(tree=toy_with({("decision", "network"): 1e308, ("decision", "attachment"): -1e308}))
 @example(tree=toy_with({("population", "months_displaced_max"): 100_000}))
 @example(tree=toy_with({("population", "persons_per_household"): 1e5}))
+@example(tree=toy_with({("population", "savings_mean"): -0.0, ("population", "skill_sigma"): -0.0}))
 def test_whatever_check_accepts_runs_to_finite_numbers_and_the_rest_is_located(tree):
     try:
         s = scenario_from_dict(tree, source="toy.toml")

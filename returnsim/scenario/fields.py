@@ -69,7 +69,8 @@ def _between(lo: float, hi: float):
     def check(v: float) -> float:
         if not lo <= v <= hi:
             raise ValueError(f"must be between {_num(lo)} and {_num(hi)}")
-        return v
+        # -0.0 passes 0 <= v but numpy's samplers refuse it as negative: a zero is held as +0.0
+        return v + 0.0 if isinstance(v, float) else v
 
     return AfterValidator(check)
 
