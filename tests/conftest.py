@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -47,3 +48,36 @@ def toy_dict(**changes) -> dict:
 def toy():
     """Factory for validated toy scenarios: ``toy(**{"hosts.alpha.deportation_rate": 0.1})``."""
     return lambda **changes: scenario_from_dict(toy_dict(**changes), source="toy")
+
+
+#: Debian's Chromium, driven by Playwright (which cannot download a browser here)
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> dict:
+    """Playwright's launch options for Debian's Chromium; skip (or fail, with RETURNSIM_REQUIRE_BROWSER=1) when
+    Chromium or Playwright is missing."""
+    reason = None
+    if not CHROMIUM.exists():
+        reason = "Debian's chromium is not installed (apt-get install -y chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            reason = "playwright is not installed (pip install -e '.[test]')"
+    if reason:
+        if os.environ.get("RETURNSIM_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"browser tests required (RETURNSIM_REQUIRE_BROWSER=1) but {reason}")
+        pytest.skip(reason)
+    return {"executable_path": str(CHROMIUM), "args": CHROMIUM_FLAGS}

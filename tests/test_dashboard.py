@@ -256,34 +256,6 @@ def test_dashboard_command_names_the_missing_extra(monkeypatch, capsys):
 
 # ------------------------------------------------------------------------------ the page, in Chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def need_browser() -> None:
-    """Skip (or fail, with RETURNSIM_REQUIRE_BROWSER=1) when Chromium or Playwright is missing."""
-    reason = None
-    if not CHROMIUM.exists():
-        reason = "Debian's chromium is not installed (apt-get install -y chromium)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            reason = "playwright is not installed (pip install -e '.[test]')"
-    if reason:
-        if os.environ.get("RETURNSIM_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"browser tests required (RETURNSIM_REQUIRE_BROWSER=1) but {reason}")
-        pytest.skip(reason)
-
 
 def artifact(tmp_path: Path, name: str) -> Path:
     folder = Path(os.environ.get("RETURNSIM_ARTIFACTS") or tmp_path)
@@ -309,8 +281,7 @@ def local(url: str, port: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    need_browser()
+def server(tmp_path_factory, chromium):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -335,15 +306,14 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture
-def page(server, tmp_path):
+def page(server, tmp_path, chromium):
     from playwright.sync_api import sync_playwright
 
     port, _proc, _log = server
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
             str(tmp_path / "profile"),
-            executable_path=str(CHROMIUM),
-            args=FLAGS,
+            **chromium,
             viewport={"width": 1400, "height": 1000},
         )
         urls: list[str] = []

@@ -339,37 +339,8 @@ def test_overview_and_overlay_use_words_readable_numbers_and_mark_policy_starts(
 
 # ------------------------------------------------------------------------------ in Chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
-
-def need_browser() -> None:
-    """Skip (or fail, with RETURNSIM_REQUIRE_BROWSER=1) when Chromium or Playwright is missing."""
-    reason = None
-    if not CHROMIUM.exists():
-        reason = "Debian's chromium is not installed (apt-get install -y chromium)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            reason = "playwright is not installed (pip install -e '.[test]')"
-    if reason:
-        if os.environ.get("RETURNSIM_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"browser tests required (RETURNSIM_REQUIRE_BROWSER=1) but {reason}")
-        pytest.skip(reason)
-
-
-def test_report_opens_offline_in_chromium_and_prints(compare_dir, tmp_path):
-    need_browser()
+def test_report_opens_offline_in_chromium_and_prints(compare_dir, tmp_path, chromium):
     from playwright.sync_api import sync_playwright
 
     out = tmp_path / "report.html"
@@ -377,8 +348,7 @@ def test_report_opens_offline_in_chromium_and_prints(compare_dir, tmp_path):
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
             str(tmp_path / "profile"),
-            executable_path=str(CHROMIUM),
-            args=FLAGS,
+            **chromium,
             viewport={"width": 1100, "height": 900},
         )
         urls: list[str] = []
