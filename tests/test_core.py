@@ -288,3 +288,21 @@ def test_pick_takes_the_smallest_draws_up_to_the_persons_asked_for(sizes, share,
             break
         before += size[i]
     assert pick(rows, size, persons, draws, lambda row: coins[row - 1000]).tolist() == sorted(expected)
+
+
+@pytest.mark.parametrize("row", [0, 1, 2, 7, 10_001, 500_000])
+def test_one_row_draws_what_the_whole_stream_gives_it(row):
+    streams = Streams(11)
+    assert streams.one(Draw.ROUNDING, 7, row, salt=2) == streams.uniform(Draw.ROUNDING, 7, np.array([row]), salt=2)[0]
+    assert streams.one(Draw.ROUNDING, 7, row, salt=2) == streams.uniform_all(Draw.ROUNDING, 7, row + 1, salt=2)[row]
+
+
+def test_a_month_draws_the_same_numbers_whatever_was_drawn_before():
+    """One generator per decision serves every month: what an earlier call drew must not leak into the next."""
+    a, b = Streams(11), Streams(11)
+    a.uniform_all(Draw.RETURN, 3, 1001)
+    a.uniform(Draw.RETURN, 5, np.array([3, 900]))
+    assert np.array_equal(a.uniform_all(Draw.RETURN, 4, 50), b.uniform_all(Draw.RETURN, 4, 50))
+    assert not np.array_equal(b.uniform_all(Draw.RETURN, 4, 50), b.uniform_all(Draw.RETURN, 5, 50))
+    assert not np.array_equal(b.uniform_all(Draw.RETURN, 4, 50), b.uniform_all(Draw.RETURN, 4, 50, salt=1))
+    assert not np.array_equal(b.uniform_all(Draw.RETURN, 4, 50), b.uniform_all(Draw.DEPORT, 4, 50))

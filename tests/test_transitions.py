@@ -178,6 +178,9 @@ class Draws:
     def uniform_all(self, draw: Draw, month: int, n: int, salt: int = 0) -> np.ndarray:
         return self._values(draw, n)[:n]
 
+    def one(self, draw: Draw, month: int, row: int, salt: int = 0) -> float:
+        return float(self.uniform(draw, month, [row], salt)[0])
+
 
 def run(transition, state: State, s, draws: Draws | dict | None = None, t: int | None = None) -> Flows:
     """Call one transition with the levers of month ``state.t`` (or ``t``) and apply its changes."""

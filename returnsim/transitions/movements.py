@@ -82,7 +82,7 @@ def pick(
 
 def coins(streams: Streams, t: int, salt: int) -> Callable[[int], float]:
     """The ``coin`` of :func:`pick`: a row's own uniform of month ``t`` in the rounding stream."""
-    return lambda row: float(streams.uniform(Draw.ROUNDING, t, np.array([row]), salt)[0])
+    return lambda row: streams.one(Draw.ROUNDING, t, row, salt)
 
 
 def displace_stayers(state: State, levers: Levers, params: Scenario, streams: Streams) -> Flows:
