@@ -36,7 +36,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from returnsim import limits
+from returnsim import limits, parallel
 from returnsim.results import OutputError, WriteError
 from returnsim.scenario import Located, ScenarioError, event_warnings, load_located
 from returnsim.state import StateError
@@ -270,7 +270,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with _sigterm_unwinds():
         try:
             args = build_parser().parse_args(argv)
+            parallel.threads()  # a bad RETURNSIM_THREADS is refused before any work
             return args.handler(args)
+        except parallel.ThreadsError as exc:
+            print(f"returnsim: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         except ScenarioError as exc:
             for line in exc.problems:
                 print(line, file=sys.stderr)

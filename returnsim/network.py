@@ -83,18 +83,21 @@ def _draw(origin: np.ndarray, targets: np.ndarray, k: int, same_share: float, rn
 
 
 def _incoming(out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index ties by the row they point to: sort the ties by target (each packed with its position into one
-    64-bit key, which numpy sorts fast), then read off the rows holding them."""
+    """Index ties by the row they point to: sort the ties by target (each packed with the row holding it into
+    one 64-bit key, which numpy sorts fast), then read off the rows holding them, in ascending order (a row
+    holding two ties to the same row appears twice). Packed column by column, into one array: building the
+    keys costs no more memory than the keys."""
     n, k = out.shape
-    target = out.ravel(order="F")  # entry c * n + i is row i's c-th tie
-    packed = target.astype(np.int64) << 32
-    packed |= np.arange(n * k, dtype=np.int64)
+    packed = np.empty(n * k, np.int64)
+    rows = np.arange(n, dtype=np.int64)
+    for c in range(k):
+        key = packed[c * n : (c + 1) * n]
+        np.left_shift(out[:, c], 32, out=key, dtype=np.int64)
+        key |= rows
     packed.sort()
-    packed &= 0xFFFFFFFF
-    packed %= n
-    in_rows = packed.astype(np.int32)
+    in_rows = packed.astype(np.int32)  # the low 32 bits: the row
     in_ptr = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(target, minlength=n), out=in_ptr[1:])
+    np.cumsum(np.bincount(out.ravel(order="F"), minlength=n), out=in_ptr[1:])
     return in_ptr, in_rows
 
 

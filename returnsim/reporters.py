@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from returnsim import parallel
 from returnsim.flows import Flows
 from returnsim.geography import Geography
 from returnsim.levers import Levers
@@ -69,12 +70,17 @@ def indicators(state: State, flows: Flows, levers: Levers, params: Scenario, mon
     nH = g.n_hosts
     # persons by (status, location): households counted by (status, location, size) in one pass, times size
     n_loc, sizes = g.n_locations, int(params.population.max_household_size) + 1
-    key = pop.status.astype(np.int32)
-    key *= n_loc
-    key += pop.location
-    key *= sizes
-    key += pop.size
-    counts = np.bincount(key, minlength=len(Status) * n_loc * sizes).reshape(len(Status), n_loc, sizes)
+    cells = len(Status) * n_loc * sizes
+
+    def count(a: int, b: int) -> np.ndarray:  # whole numbers: counts of parts add up exactly
+        key = pop.status[a:b].astype(np.int32)
+        key *= n_loc
+        key += pop.location[a:b]
+        key *= sizes
+        key += pop.size[a:b]
+        return np.bincount(key, minlength=cells)
+
+    counts = sum(parallel.each(count, len(pop))).reshape(len(Status), n_loc, sizes)
     table = (counts @ np.arange(sizes, dtype=np.float64)) * pop.weight
     away = table[Status.DISPLACED] + table[Status.REDISPLACED]
     by_host = away[:nH]
@@ -93,7 +99,8 @@ def indicators(state: State, flows: Flows, levers: Levers, params: Scenario, mon
     out |= {f"returns_voluntary_{h}": float(v) for h, v in zip(g.host_names, vol[:nH], strict=True)}
     out |= {f"returns_forced_{h}": float(v) for h, v in zip(g.host_names, forced[:nH], strict=True)}
     out["properties_confiscated"] = float(state.confiscated[0])
-    rows = np.flatnonzero(state.at_home())
+    home = state.at_home()
+    rows = parallel.where(lambda a, b: home[a:b], len(pop))
     if len(rows):
         tab = Tables.build(params, g, levers, state.livelihood)
         poor = tab.home_income[state.cell[rows]] * pop.skill[rows] < params.economy.poverty_line

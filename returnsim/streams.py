@@ -41,6 +41,8 @@ from enum import IntEnum
 
 import numpy as np
 
+from returnsim import parallel
+
 __all__ = ["Draw", "Streams"]
 
 
@@ -75,20 +77,21 @@ class Streams:
         self.seed = int(seed)
         self.common = common
         self._sequential = None if common else np.random.default_rng(np.random.SeedSequence([self.seed, 0]))
-        self._monthly: dict[tuple[int, int], tuple[np.random.Generator, np.random.PCG64, dict]] = {}
+        self._monthly: dict[tuple[int, int, int], tuple[np.random.Generator, np.random.PCG64, dict]] = {}
 
     def generator(self, draw: Draw, month: int = 0, salt: int = 0) -> np.random.Generator:
         """The generator of one decision in one month (``salt`` separates several events of one kind)."""
         return np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, int(draw), month, salt])))
 
-    def _at(self, draw: Draw, month: int, salt: int, skip: int = 0) -> np.random.Generator:
+    def _at(self, draw: Draw, month: int, salt: int, skip: int = 0, part: int = 0) -> np.random.Generator:
         """The generator of ``draw`` (and ``salt``) at the start of ``month``, then ``skip`` 64-bit outputs on.
         One generator per (decision, salt) serves every month: it is put back to its seeded state and jumped,
-        so what a caller drew before does not matter."""
-        key = (int(draw), salt)
+        so what a caller drew before does not matter. ``part`` > 0 gives another copy of the same stream, for
+        another thread."""
+        key = (int(draw), salt, part)
         held = self._monthly.get(key)
         if held is None:
-            bits = np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=key))
+            bits = np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=key[:2]))
             held = self._monthly[key] = (np.random.Generator(bits), bits, bits.state)
         gen, bits, seeded = held
         bits.state = seeded
@@ -105,8 +108,7 @@ class Streams:
         # skip the rows below the lowest asked for: PCG64 jumps ahead at once, and its 64-bit outputs each
         # give two float32 draws, so a jump of k outputs lands on draw 2k (tests/test_core.py checks this)
         first = int(rows.min()) & ~1
-        gen = self._at(draw, month, salt, first // 2)
-        return gen.random(int(rows.max()) + 1 - first, dtype=np.float32)[rows - first]
+        return self._draw(draw, month, salt, first, int(rows.max()) + 1 - first)[rows - first]
 
     def one(self, draw: Draw, month: int, row: int, salt: int = 0) -> float:
         """The uniform of one row: ``uniform(draw, month, [row], salt)[0]`` without building arrays."""
@@ -119,4 +121,20 @@ class Streams:
         index. With sequential streams, ``n`` draws from the run's one generator."""
         if not self.common:
             return self._sequential.random(n, dtype=np.float32)
-        return self._at(draw, month, salt).random(n, dtype=np.float32)
+        return self._draw(draw, month, salt, 0, n)
+
+    def _draw(self, draw: Draw, month: int, salt: int, first: int, n: int) -> np.ndarray:
+        """The uniforms of rows ``first .. first+n-1`` (``first`` even), a large range in parallel parts (each
+        part its own copy of the stream, jumped to its first row: the same numbers)."""
+        cut = parallel.parts(n)
+        if len(cut) == 1:
+            return self._at(draw, month, salt, first // 2).random(n, dtype=np.float32)
+        out = np.empty(n, np.float32)
+        part = {start: i for i, (start, _) in enumerate(cut)}
+
+        def fill(start: int, stop: int) -> None:
+            gen = self._at(draw, month, salt, (first + start) // 2, part[start])
+            gen.random(stop - start, dtype=np.float32, out=out[start:stop])
+
+        parallel.each(fill, n)
+        return out

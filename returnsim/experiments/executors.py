@@ -7,9 +7,11 @@ function, or a ``functools.partial`` of one) for the process pool and Dask.
 
 - :class:`SerialExecutor` runs in this process, one task after another;
 - :class:`ProcessExecutor` is a local ``concurrent.futures.ProcessPoolExecutor`` (fresh worker processes,
-  forked from a ``forkserver`` that has imported the model, so nothing is inherited from the parent's state);
+  forked from a ``forkserver`` that has imported the model, so nothing is inherited from the parent's state;
+  each worker's large runs use ``cores // workers`` threads, ``returnsim.parallel``);
 - :class:`DaskExecutor` sends the tasks to a Dask distributed cluster (``Client(address)``); the workers
-  must have returnsim installed.
+  must have returnsim installed (a worker with as many threads as cores should run with
+  ``RETURNSIM_THREADS=1``: experiments/README.md, 'Dask').
 
 :func:`make_executor` picks one from the command-line flags. All three pass the same conformance tests
 (tests/test_experiments_executors.py).
@@ -111,7 +113,10 @@ class ProcessExecutor(_Base):
         from concurrent.futures import ProcessPoolExecutor
 
         self.workers = workers or available_cores()
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=_context())
+        threads = max(1, available_cores() // self.workers)  # the cores left to each worker's large steps
+        self._pool = ProcessPoolExecutor(
+            self.workers, mp_context=_context(), initializer=_set_threads, initargs=(threads,)
+        )
 
     def map_unordered(self, fn, items):
         from concurrent.futures import FIRST_COMPLETED, wait
@@ -140,6 +145,12 @@ class ProcessExecutor(_Base):
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _set_threads(threads: int) -> None:
+    """In a worker process: how many threads a large run's steps may use (``returnsim.parallel``), so that
+    workers filling the cores with processes do not also each start a thread per core."""
+    os.environ["RETURNSIM_THREADS"] = str(threads)
 
 
 def _context():

@@ -15,7 +15,7 @@ import functools
 
 import numpy as np
 
-from returnsim import decision
+from returnsim import decision, parallel
 from returnsim.flows import Change, Flows
 from returnsim.levers import Levers
 from returnsim.scenario import Scenario
@@ -93,27 +93,29 @@ def hope_inputs(state: State, tab: Tables, params: Scenario, rows=slice(None)) -
     )
 
 
-def hazards(state: State, tab: Tables, params: Scenario, rows=slice(None)) -> tuple[np.ndarray, ...]:
+def hazards(state: State, tab: Tables, params: Scenario, rows=slice(None), out=None) -> tuple[np.ndarray, ...]:
     """The hope to return one day ``eta``, the monthly intention hazard ``q`` of those who hope, and the return
     probability ``p = eta * q * f`` of ``rows``: the numbers of ``decision.hope(hope_inputs(...))`` and
     ``decision.return_probability(inputs(...))`` (to float32 rounding), computed in place over a few float32
     buffers: the place terms summed once per cell, the two livelihood terms one per-cell factor of the skill,
-    and a closed border written as an infinite cost (its feasibility is 0 either way)."""
+    and a closed border written as an infinite cost (its feasibility is 0 either way). ``out``: three float32
+    arrays of the rows' length to hold ``eta``, ``q`` and ``p`` (else new arrays)."""
     b, h, pop = params.decision, params.hope, state.pop
+    eta_out, q_out, p_out = out if out is not None else (None, None, None)
     f32 = np.float32
     cell = state.cell[rows]
     attachment = pop.attachment[rows]
-    integration = np.take(tab.integration, cell)
+    integration = np.take(tab.integration, cell, out=p_out, mode="clip")  # (cells are valid: no clipping)
     integration *= np.take(_settled_table(b.integration_months), pop.months_displaced[rows])
     term = np.empty_like(integration)
 
-    hoping = np.take(tab.hope_place, cell)
+    hoping = np.take(tab.hope_place, cell, out=eta_out, mode="clip")
     hoping += np.multiply(attachment, f32(h.attachment), out=term)
     hoping -= np.multiply(integration, f32(h.integration), out=term)
     eta = _expit_in_place(hoping)
 
     earnings = (b.livelihood * tab.gap + b.home_livelihood * tab.home_income).astype(np.float32)
-    utility = np.take(tab.place_utility, cell)
+    utility = np.take(tab.place_utility, cell, out=q_out, mode="clip")
     utility += np.multiply(np.take(earnings, cell), pop.skill[rows], out=term)
     utility -= np.multiply(pop.perceived_risk[rows], f32(b.detention_risk), out=term)
     utility += np.multiply(state.news_back[rows], f32(b.network / max(state.ties.k, 1)), out=term)
@@ -152,17 +154,38 @@ def decide(state: State, levers: Levers, params: Scenario, streams: Streams) -> 
     pop, g, t = state.pop, state.geo, state.t
     nH = g.n_hosts
     tab = Tables.build(params, g, levers, state.livelihood)
-    eta, q, p = hazards(state, tab, params)
+    n = len(pop)
+    eta, q, p = (np.empty(n, np.float32) for _ in range(3))
     displaced = state.displaced()
-    u = streams.uniform_all(Draw.RETURN, t, len(pop))
-    go = np.flatnonzero(displaced & (u < p))
+    u = streams.uniform_all(Draw.RETURN, t, n)
 
-    # intentions and hopes of refugee households (displaced in a host), overall and in the surveyed hosts
-    in_host = np.flatnonzero(displaced & (pop.location < nH))
-    hoping = np.take(eta, in_host)
-    intend = decision.intend_within(np.take(q, in_host), 12)
-    intend *= hoping
-    surveyed = np.take(np.append(g.host_surveyed, False), np.minimum(np.take(pop.location, in_host), nH))
+    def part(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:  # rows apart: in parallel when large
+        rows = slice(start, stop)
+        hazards(state, tab, params, rows, out=(eta[rows], q[rows], p[rows]))
+        here = displaced[rows]
+        go = start + np.flatnonzero(here & (u[rows] < p[rows]))
+        in_host = start + np.flatnonzero(here & (pop.location[rows] < nH))  # refugee households
+        return go, in_host
+
+    found = parallel.each(part, n)
+    go = np.concatenate([rows for rows, _ in found])
+
+    # intentions and hopes of refugee households, overall and in the surveyed hosts: each part fills its place
+    places, end = {}, 0
+    for (start, _), (_, rows) in zip(parallel.parts(n), found, strict=True):
+        places[start] = (end, end + len(rows), rows)
+        end += len(rows)
+    hoping, intend, surveyed = np.empty(end, np.float32), np.empty(end, np.float32), np.empty(end, bool)
+    in_survey = np.append(g.host_surveyed, False)
+
+    def stats(start: int, stop: int) -> None:
+        a, b, rows = places[start]
+        np.take(eta, rows, out=hoping[a:b], mode="clip")
+        intend[a:b] = decision.intend_within(np.take(q, rows), 12)
+        intend[a:b] *= hoping[a:b]
+        np.take(in_survey, np.minimum(np.take(pop.location, rows), nH), out=surveyed[a:b], mode="clip")
+
+    parallel.each(stats, n)
     pct, pct_surveyed = _shares(intend, surveyed)
     hope, hope_surveyed = _shares(hoping, surveyed)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from returnsim import parallel
 from returnsim.flows import Change, Flows
 from returnsim.levers import ORIGIN, Levers
 from returnsim.scenario import Scenario
@@ -42,7 +43,8 @@ def deport(state: State, levers: Levers, params: Scenario, streams: Streams) -> 
         return Flows()
     at_active_host = np.zeros(g.n_locations, bool)
     at_active_host[:nH] = active
-    rows = np.flatnonzero(state.displaced() & at_active_host[pop.location])
+    displaced = state.displaced()
+    rows = parallel.where(lambda a, b: displaced[a:b] & np.take(at_active_host, pop.location[a:b]), len(pop))
     host = pop.location[rows]
     ok = eligible(
         levers.deportation_targeting[host], pop.registered[rows], pop.military_age_man[rows], pop.single_man[rows]

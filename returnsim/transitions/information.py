@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from returnsim import network
+from returnsim import network, parallel
 from returnsim.flows import Change, Flows
 from returnsim.levers import Levers
 from returnsim.scenario import Network, Scenario
@@ -46,29 +46,47 @@ def announce(state: State, levers: Levers, params: Scenario, streams: Streams) -
 
 def perceived_risk_update(perceived, actual, back, detained, confidence, cfg: Network) -> np.ndarray:
     """New perceived detention risk from network news and the slow pull of public information (see above).
-    Float32 in, float32 out; the news term is computed only where there is news."""
+    Float32 in, float32 out; the news term is added only where there is news (computed over every row: most
+    rows hear news after the first year, and gathering them costs more than the arithmetic)."""
     out = actual - perceived
     out *= np.float32(cfg.media_rate)
     out += perceived
-    heard = np.flatnonzero((back != 0) | (detained != 0))
-    if len(heard):
-        b, d = back[heard].astype(np.float32), detained[heard].astype(np.float32)
-        r = perceived[heard]
-        out[heard] += np.float32(cfg.learning_rate) * confidence[heard] * (d / (b + d) - r)
+    heard = (back != 0) | (detained != 0)
+    if heard.any():
+        b, d = back.astype(np.float32), detained.astype(np.float32)
+        b += d
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0 / 0 where nobody was heard: not added
+            share = np.divide(d, b, out=d)
+        share -= perceived
+        news = np.multiply(confidence, np.float32(cfg.learning_rate), out=b)
+        news *= share  # learning_rate * confidence * (detained / (back + detained) - perceived)
+        np.add(out, news, out=out, where=heard)
     return np.clip(out, np.float32(0.0), np.float32(1.0), out=out)
 
 
 def learn(state: State, levers: Levers, params: Scenario, streams: Streams) -> Flows:
     """This month's news and perceived risk (see the module documentation)."""
-    pop = state.pop
-    code = network.codes(pop.status, pop.detained)
+    pop, n = state.pop, len(state.pop)
+    code = np.empty(n, np.uint8)
+
+    def codes(a: int, b: int) -> None:
+        code[a:b] = network.codes(pop.status[a:b], pop.detained[a:b])
+
+    parallel.each(codes, n)
     back, held = network.update_news(state.ties, state.news_code, code, state.news_back, state.news_detained)
     actual = risk_by_key(levers, params, levers.detention_on_return, state.geo.n_regions).astype(np.float32)
-    updated = perceived_risk_update(
-        pop.perceived_risk, np.take(actual, state.risk_key), back, held, pop.info_confidence, params.network
-    )
-    perceived = updated
-    np.copyto(perceived, pop.perceived_risk, where=~state.displaced())
+    displaced = state.displaced()
+    perceived = np.empty(n, np.float32)
+
+    def part(a: int, b: int) -> None:  # rows apart: in parallel on large populations
+        old = pop.perceived_risk[a:b]
+        updated = perceived_risk_update(
+            old, np.take(actual, state.risk_key[a:b]), back[a:b], held[a:b], pop.info_confidence[a:b], params.network
+        )
+        np.copyto(updated, old, where=~displaced[a:b])  # only the displaced learn
+        perceived[a:b] = updated
+
+    parallel.each(part, n)
     return Flows(
         changes=(
             Change("news_code", None, code),

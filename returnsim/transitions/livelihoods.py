@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from returnsim import parallel
 from returnsim.flows import Change, Flows
 from returnsim.levers import Levers
 from returnsim.scenario import Scenario
@@ -57,21 +58,32 @@ def livelihoods(state: State, levers: Levers, params: Scenario, streams: Streams
     """Savings, months displaced and births this month (see the module documentation)."""
     pop, e, cfg = state.pop, params.economy, params.population
     tab = Tables.build(params, state.geo, levers, state.livelihood)
-    saved = np.take(tab.income, state.cell)  # what each household earns, then what it has saved
-    saved *= pop.skill
-    saved -= np.float32(e.poverty_line)
-    saved *= np.float32(e.saving_rate)
-    saved += pop.savings
-    np.clip(saved, np.float32(0.0), np.float32(e.savings_max), out=saved)
-    np.copyto(saved, pop.savings, where=pop.status == DETAINED)
+    n = len(pop)
     displaced = state.displaced()
-    months = pop.months_displaced + displaced.astype(np.int16)
+    saved, months = np.empty(n, np.float32), np.empty(n, np.int16)
+
+    def part(a: int, b: int) -> None:  # rows apart: in parallel on large populations
+        s = np.take(tab.income, state.cell[a:b], out=saved[a:b], mode="clip")  # earnings, then savings
+        s *= pop.skill[a:b]
+        s -= np.float32(e.poverty_line)
+        s *= np.float32(e.saving_rate)
+        s += pop.savings[a:b]
+        np.clip(s, np.float32(0.0), np.float32(e.savings_max), out=s)
+        np.copyto(s, pop.savings[a:b], where=pop.status[a:b] == DETAINED)
+        np.add(pop.months_displaced[a:b], displaced[a:b], out=months[a:b], dtype=np.int16)
+
+    parallel.each(part, n)
     changes = [Change("savings", None, saved), Change("months_displaced", None, months)]
     born = np.zeros(0, np.int64)
     if cfg.growth_annual > 0:
-        monthly = (1.0 + cfg.growth_annual) ** (1.0 / 12.0) - 1.0
-        u = streams.uniform_all(Draw.BIRTH, state.t, len(pop))
-        born = np.flatnonzero(displaced & (u < pop.size * np.float32(monthly)) & (pop.size < cfg.max_household_size))
+        monthly = np.float32((1.0 + cfg.growth_annual) ** (1.0 / 12.0) - 1.0)
+        u = streams.uniform_all(Draw.BIRTH, state.t, n)
+
+        def births(a: int, b: int) -> np.ndarray:
+            size = pop.size[a:b]
+            return a + np.flatnonzero(displaced[a:b] & (u[a:b] < size * monthly) & (size < cfg.max_household_size))
+
+        born = np.concatenate(parallel.each(births, n))
         by_origin = np.bincount(pop.origin[born], minlength=state.geo.n_regions) * pop.weight
         changes += [Change("size", born, 1, add=True), Change("births_by_origin", None, by_origin, add=True)]
     return Flows(births=float(len(born) * pop.weight), changes=tuple(changes))

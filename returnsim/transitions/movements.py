@@ -33,6 +33,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from returnsim import parallel
 from returnsim.flows import Change, Flows
 from returnsim.levers import Levers
 from returnsim.scenario import Scenario
@@ -140,7 +141,7 @@ def register(state: State, levers: Levers, params: Scenario, streams: Streams) -
         return Flows()
     pop, t = state.pop, state.t
     changes, total = [], 0.0
-    stayers = np.flatnonzero(pop.status == STAYER)
+    stayers = parallel.where(lambda a, b: pop.status[a:b] == STAYER, len(pop))
     for m in levers.registrations:
         go = []
         draws = streams.uniform(Draw.ARRIVAL, t, stayers, m.salt)  # once for all regions: the same numbers
@@ -172,8 +173,11 @@ def deregister(state: State, levers: Levers, params: Scenario, streams: Streams)
     pop, t = state.pop, state.t
     changes, total = [], 0.0
     taken = np.zeros(len(pop), bool)  # a household leaves once, whatever the number of events
+    displaced = state.displaced()
     for m in levers.deregistrations:
-        rows = np.flatnonzero(state.displaced() & (pop.location == m.host) & ~taken)
+        rows = parallel.where(
+            lambda a, b, host=m.host: displaced[a:b] & (pop.location[a:b] == host) & ~taken[a:b], len(pop)
+        )
         persons = pop.size[rows].astype(np.float64) * pop.weight
         draws = streams.uniform(Draw.DEREGISTRATION, t, rows, m.salt)
         go = pick(rows, persons, m.persons, draws, coins(streams, t, m.salt))

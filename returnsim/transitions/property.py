@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from returnsim import parallel
 from returnsim.flows import Change, Flows
 from returnsim.levers import Levers
 from returnsim.population import PropertyStatus
@@ -32,10 +33,15 @@ def property_(state: State, levers: Levers, params: Scenario, streams: Streams) 
     hazard = levers.confiscation_hazard * (1.0 - params.property.claim_success)
     if hazard.any():
         # over whole columns: most households are absent, so this beats gathering the candidates first
-        absent = pop.location != pop.origin + np.int16(g.n_hosts)
-        risk = hazard.astype(np.float32)[pop.origin]
+        risk, home = hazard.astype(np.float32), np.int16(g.n_hosts)
         u = streams.uniform_all(Draw.CONFISCATE, t, len(pop))
-        taken = np.flatnonzero(absent & _CONFISCABLE[pop.property] & (u < risk))
+
+        def taken(a: int, b: int) -> np.ndarray:  # rows apart: in parallel on large populations
+            origin = pop.origin[a:b]
+            absent = pop.location[a:b] != origin + home
+            return absent & np.take(_CONFISCABLE, pop.property[a:b]) & (u[a:b] < np.take(risk, origin))
+
+        taken = parallel.where(taken, len(pop))
         confiscated = len(taken)
         changes += [Change("property", taken, CONFISCATED), Change("confiscated", None, confiscated * pop.weight, True)]
     if levers.restitution_monthly > 0:

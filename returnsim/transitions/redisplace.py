@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from returnsim import decision
+from returnsim import decision, parallel
 from returnsim.flows import Change, Flows
 from returnsim.levers import Levers
 from returnsim.scenario import Scenario
@@ -32,17 +32,23 @@ __all__ = ["flee", "redisplace"]
 def redisplace(state: State, levers: Levers, params: Scenario, streams: Streams) -> Flows:
     """Returnees who leave home again this month (see the module documentation)."""
     pop, g, t = state.pop, state.geo, state.t
-    rows = np.flatnonzero(state.at_home() & (pop.arrived != t))
+    home = state.at_home()
+    rows = parallel.where(lambda a, b: home[a:b] & (pop.arrived[a:b] != t), len(pop))
     tab = Tables.build(params, g, levers, state.livelihood)
-    income = tab.home_income[state.cell[rows]] * pop.skill[rows]
-    origin = pop.origin[rows]
-    hazard = decision.redisplacement_hazard(
-        levers.violence[levers.controller[origin]],
-        params.economy.poverty_line - income,
-        decision.property_loss_score(pop.property[rows], params.property),
-        params.redisplacement,
-    )
-    leave = rows[streams.uniform(Draw.REDISPLACE, t, rows) < hazard]
+    u = streams.uniform(Draw.REDISPLACE, t, rows)
+
+    def leaving(a: int, b: int) -> np.ndarray:  # returnees apart: in parallel when many
+        some = rows[a:b]
+        income = tab.home_income[state.cell[some]] * pop.skill[some]
+        hazard = decision.redisplacement_hazard(
+            levers.violence[levers.controller[pop.origin[some]]],
+            params.economy.poverty_line - income,
+            decision.property_loss_score(pop.property[some], params.property),
+            params.redisplacement,
+        )
+        return some[u[a:b] < hazard]
+
+    leave = np.concatenate(parallel.each(leaving, len(rows)))
     return Flows(
         redisplaced=float(pop.size[leave].sum()) * pop.weight,
         changes=(

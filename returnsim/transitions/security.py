@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from returnsim import decision
+from returnsim import decision, parallel
 from returnsim.flows import Change, Flows
 from returnsim.levers import Levers
 from returnsim.scenario import Scenario
@@ -44,8 +44,9 @@ def security(state: State, levers: Levers, params: Scenario, streams: Streams) -
     """Arrests and releases this month (see the module documentation)."""
     pop, g, t = state.pop, state.geo, state.t
     nH, w = g.n_hosts, pop.weight
-    arrivals = np.flatnonzero(pop.arrived == t)
-    settled = np.flatnonzero(state.at_home() & (pop.arrived != t))
+    home, n = state.at_home(), len(pop)
+    arrivals = parallel.where(lambda a, b: pop.arrived[a:b] == t, n)
+    settled = parallel.where(lambda a, b: home[a:b] & (pop.arrived[a:b] != t), n)
     profile = state.risk_key[arrivals] % 4
     p_arrival = detention_risk(
         levers, params, levers.detention_on_return, pop.location[arrivals] - nH, profile, pop.forced[arrivals]
