@@ -97,7 +97,7 @@ def _incoming(out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     packed.sort()
     in_rows = packed.astype(np.int32)  # the low 32 bits: the row
     in_ptr = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(out.ravel(order="F"), minlength=n), out=in_ptr[1:])
+    in_ptr[1:] = np.searchsorted(packed, np.arange(1, n + 1, dtype=np.int64) << 32)  # ties to rows below r + 1
     return in_ptr, in_rows
 
 

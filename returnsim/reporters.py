@@ -110,7 +110,7 @@ def indicators(state: State, flows: Flows, levers: Levers, params: Scenario, mon
         out["returnees_in_poverty_share"] = 0.0
     refugees = state.displaced() & (pop.location < nH)
     n_refugees = np.count_nonzero(refugees)
-    risk = pop.perceived_risk.sum(where=refugees, dtype=np.float64)
+    risk = np.compress(refugees, pop.perceived_risk).sum(dtype=np.float64)  # (a masked sum is 5x slower)
     out["mean_perceived_risk"] = float(risk / n_refugees) if n_refugees else 0.0
     weights = g.prewar_population
     out["origin_livelihood_mean"] = float((state.livelihood * weights).sum() / weights.sum())

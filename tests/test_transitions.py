@@ -1334,6 +1334,23 @@ def test_perceived_risk_update_formula():
     np.testing.assert_array_equal(r, [1.0, 0.0])
 
 
+def test_perceived_risk_of_rows_that_do_not_learn_is_kept_bit_for_bit():
+    """``learning`` gives the other rows a rate of 0 (no masked update): their value must come back exactly,
+    news or not, and the learning rows must get the same numbers as without ``learning``."""
+    from returnsim.scenario import Network
+
+    cfg, f = Network(learning_rate=0.4, media_rate=0.1), np.float32
+    rng = np.random.default_rng(3)
+    perceived, actual, confidence = (rng.random(200).astype(f) for _ in range(3))
+    back, held = rng.integers(0, 3, 200).astype(np.int8), rng.integers(0, 2, 200).astype(np.int8)
+    learning = rng.random(200) < 0.5
+    r = perceived_risk_update(perceived, actual, back, held, confidence, cfg, learning=learning)
+    everyone = perceived_risk_update(perceived, actual, back, held, confidence, cfg)
+    np.testing.assert_array_equal(r[~learning], perceived[~learning])
+    np.testing.assert_array_equal(r[learning], everyone[learning])
+    assert not np.array_equal(everyone[~learning], perceived[~learning])
+
+
 # --------------------------------------------------------------------------------- 7.0 levers, exact
 
 

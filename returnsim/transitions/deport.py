@@ -43,13 +43,19 @@ def deport(state: State, levers: Levers, params: Scenario, streams: Streams) -> 
         return Flows()
     at_active_host = np.zeros(g.n_locations, bool)
     at_active_host[:nH] = active
+    targeting = np.zeros(g.n_locations, np.asarray(levers.deportation_targeting).dtype)  # (0 outside hosts)
+    targeting[:nH] = levers.deportation_targeting
     displaced = state.displaced()
-    rows = parallel.where(lambda a, b: displaced[a:b] & np.take(at_active_host, pop.location[a:b]), len(pop))
+
+    def targets(a: int, b: int) -> np.ndarray:  # over whole columns: a random mask is slow to apply to a gather
+        location = pop.location[a:b]
+        targeted = eligible(
+            np.take(targeting, location), pop.registered[a:b], pop.military_age_man[a:b], pop.single_man[a:b]
+        )
+        return displaced[a:b] & np.take(at_active_host, location) & targeted
+
+    rows = parallel.where(targets, len(pop))
     host = pop.location[rows]
-    ok = eligible(
-        levers.deportation_targeting[host], pop.registered[rows], pop.military_age_man[rows], pop.single_man[rows]
-    )
-    rows, host = rows[ok], host[ok]
     persons = pop.size[rows].astype(np.float64) * pop.weight
     rate = levers.deportation_rate.copy()
     by_quota = ~np.isnan(levers.deportation_quota)

@@ -44,24 +44,37 @@ def announce(state: State, levers: Levers, params: Scenario, streams: Streams) -
     return Flows(changes=(Change("perceived_risk", rows, pop.perceived_risk[rows] * factor[rows]),))
 
 
-def perceived_risk_update(perceived, actual, back, detained, confidence, cfg: Network) -> np.ndarray:
+def perceived_risk_update(perceived, actual, back, detained, confidence, cfg: Network, learning=None) -> np.ndarray:
     """New perceived detention risk from network news and the slow pull of public information (see above).
-    Float32 in, float32 out; the news term is added only where there is news (computed over every row: most
-    rows hear news after the first year, and gathering them costs more than the arithmetic)."""
+    Float32 in, float32 out. ``learning``: the rows that learn this month (the others keep ``perceived``;
+    every row when ``None``).
+
+    Computed over whole columns, with the rows that do not learn, or hear no news, given a rate of 0 instead
+    of being picked out (a masked or gathered update costs several times the arithmetic when the mask is
+    random, and most rows hear news after the first year): ``x + 0 * y`` is ``x``."""
+    f32 = np.float32
     out = actual - perceived
-    out *= np.float32(cfg.media_rate)
+    if learning is None:
+        out *= f32(cfg.media_rate)
+    else:
+        rate = learning.astype(f32)
+        rate *= f32(cfg.media_rate)
+        out *= rate
     out += perceived
     heard = (back != 0) | (detained != 0)
+    if learning is not None:
+        heard &= learning
     if heard.any():
-        b, d = back.astype(np.float32), detained.astype(np.float32)
+        b, d = back.astype(f32), detained.astype(f32)
         b += d
-        with np.errstate(divide="ignore", invalid="ignore"):  # 0 / 0 where nobody was heard: not added
-            share = np.divide(d, b, out=d)
+        np.maximum(b, f32(1.0), out=b)  # (rows without news: 0 / 1, finite, then times 0)
+        share = np.divide(d, b, out=d)
         share -= perceived
-        news = np.multiply(confidence, np.float32(cfg.learning_rate), out=b)
+        news = np.multiply(confidence, f32(cfg.learning_rate), out=b)
         news *= share  # learning_rate * confidence * (detained / (back + detained) - perceived)
-        np.add(out, news, out=out, where=heard)
-    return np.clip(out, np.float32(0.0), np.float32(1.0), out=out)
+        news *= heard.astype(f32)
+        out += news
+    return np.clip(out, f32(0.0), f32(1.0), out=out)
 
 
 def learn(state: State, levers: Levers, params: Scenario, streams: Streams) -> Flows:
@@ -79,12 +92,15 @@ def learn(state: State, levers: Levers, params: Scenario, streams: Streams) -> F
     perceived = np.empty(n, np.float32)
 
     def part(a: int, b: int) -> None:  # rows apart: in parallel on large populations
-        old = pop.perceived_risk[a:b]
-        updated = perceived_risk_update(
-            old, np.take(actual, state.risk_key[a:b]), back[a:b], held[a:b], pop.info_confidence[a:b], params.network
+        perceived[a:b] = perceived_risk_update(  # only the displaced learn
+            pop.perceived_risk[a:b],
+            np.take(actual, state.risk_key[a:b]),
+            back[a:b],
+            held[a:b],
+            pop.info_confidence[a:b],
+            params.network,
+            learning=displaced[a:b],
         )
-        np.copyto(updated, old, where=~displaced[a:b])  # only the displaced learn
-        perceived[a:b] = updated
 
     parallel.each(part, n)
     return Flows(
