@@ -23,6 +23,7 @@ import time
 from returnsim.simulation import simulate
 
 OUTCOMES = {
+    "all voluntary returns": ("returns_voluntary", "sum"),
     "voluntary refugee returns": ("returns_voluntary_refugees", "sum"),
     "IDP returns": ("returns_voluntary_idps", "sum"),
     "persons arrested": ("detained", "sum"),

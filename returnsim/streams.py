@@ -45,6 +45,8 @@ from returnsim import parallel
 
 __all__ = ["Draw", "Streams"]
 
+_PERIOD = 2**128  # of PCG64: a jump back is a jump forward by the period less the distance
+
 
 class Draw(IntEnum):
     """The stochastic decisions, each with its own stream (the values are part of the seeding: never reuse)."""
@@ -77,26 +79,32 @@ class Streams:
         self.seed = int(seed)
         self.common = common
         self._sequential = None if common else np.random.default_rng(np.random.SeedSequence([self.seed, 0]))
-        self._monthly: dict[tuple[int, int, int], tuple[np.random.Generator, np.random.PCG64, dict]] = {}
+        self._monthly: dict[tuple[int, int, int], list] = {}  # generator, its bits, where they stand
 
     def generator(self, draw: Draw, month: int = 0, salt: int = 0) -> np.random.Generator:
         """The generator of one decision in one month (``salt`` separates several events of one kind)."""
         return np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, int(draw), month, salt])))
 
-    def _at(self, draw: Draw, month: int, salt: int, skip: int = 0, part: int = 0) -> np.random.Generator:
-        """The generator of ``draw`` (and ``salt``) at the start of ``month``, then ``skip`` 64-bit outputs on.
-        One generator per (decision, salt) serves every month: it is put back to its seeded state and jumped,
-        so what a caller drew before does not matter. ``part`` > 0 gives another copy of the same stream, for
-        another thread."""
+    def _floats(self, draw: Draw, month: int, salt: int, skip: int, n: int, part: int = 0, out=None) -> np.ndarray:
+        """``n`` uniforms of ``draw`` (and ``salt``) from output ``skip`` of ``month`` on (into ``out`` if
+        given). One generator per (decision, salt) serves every month, jumped to where it is asked for from
+        where the last call left it (a jump also drops the half of an output a float32 draw may leave
+        unused), so what was drawn before does not matter. ``part`` > 0 is another copy of the same stream,
+        for another thread."""
         key = (int(draw), salt, part)
         held = self._monthly.get(key)
         if held is None:
             bits = np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=key[:2]))
-            held = self._monthly[key] = (np.random.Generator(bits), bits, bits.state)
-        gen, bits, seeded = held
-        bits.state = seeded
-        bits.advance((month << 64) + skip)
-        return gen
+            held = self._monthly[key] = [np.random.Generator(bits), bits, 0, bits.state]
+        gen, bits, at, seeded = held
+        target = (month << 64) + skip
+        held[2] = None  # (unknown until the draw is done)
+        if at is None:  # a draw that did not finish: start again from the seeded state
+            bits.state, at = seeded, 0
+        bits.advance((target - at) % _PERIOD)
+        values = gen.random(n, dtype=np.float32, out=out)
+        held[2] = target + (n + 1) // 2  # a float32 takes half of a 64-bit output
+        return values
 
     def uniform(self, draw: Draw, month: int, rows: np.ndarray, salt: int = 0) -> np.ndarray:
         """One uniform in [0, 1) per row of ``rows`` (``float32``)."""
@@ -114,7 +122,7 @@ class Streams:
         """The uniform of one row: ``uniform(draw, month, [row], salt)[0]`` without building arrays."""
         if not self.common:
             return float(self._sequential.random(dtype=np.float32))
-        return float(self._at(draw, month, salt, row // 2).random(2, dtype=np.float32)[row & 1])
+        return float(self._floats(draw, month, salt, row // 2, 2)[row & 1])
 
     def uniform_all(self, draw: Draw, month: int, n: int, salt: int = 0) -> np.ndarray:
         """One uniform per row ``0 .. n-1``: the same numbers as ``uniform`` over ``arange(n)``, without the
@@ -126,15 +134,16 @@ class Streams:
     def _draw(self, draw: Draw, month: int, salt: int, first: int, n: int) -> np.ndarray:
         """The uniforms of rows ``first .. first+n-1`` (``first`` even), a large range in parallel parts (each
         part its own copy of the stream, jumped to its first row: the same numbers)."""
+        if n < parallel.MIN_ROWS:  # (the common case, without the cost of asking for parts)
+            return self._floats(draw, month, salt, first // 2, n)
         cut = parallel.parts(n)
         if len(cut) == 1:
-            return self._at(draw, month, salt, first // 2).random(n, dtype=np.float32)
+            return self._floats(draw, month, salt, first // 2, n)
         out = np.empty(n, np.float32)
         part = {start: i for i, (start, _) in enumerate(cut)}
 
         def fill(start: int, stop: int) -> None:
-            gen = self._at(draw, month, salt, (first + start) // 2, part[start])
-            gen.random(stop - start, dtype=np.float32, out=out[start:stop])
+            self._floats(draw, month, salt, (first + start) // 2, stop - start, part[start], out[start:stop])
 
         parallel.each(fill, n)
         return out

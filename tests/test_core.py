@@ -306,3 +306,23 @@ def test_a_month_draws_the_same_numbers_whatever_was_drawn_before():
     assert not np.array_equal(b.uniform_all(Draw.RETURN, 4, 50), b.uniform_all(Draw.RETURN, 5, 50))
     assert not np.array_equal(b.uniform_all(Draw.RETURN, 4, 50), b.uniform_all(Draw.RETURN, 4, 50, salt=1))
     assert not np.array_equal(b.uniform_all(Draw.RETURN, 4, 50), b.uniform_all(Draw.DEPORT, 4, 50))
+
+
+def test_a_stream_interrupted_in_a_draw_gives_the_same_numbers_next_time(monkeypatch):
+    """A draw that fails half-way (out of memory, Ctrl-C) must not leave the stream out of place."""
+    clean = Streams(11).uniform_all(Draw.RETURN, 4, 50)
+    streams = Streams(11)
+    streams.uniform_all(Draw.RETURN, 3, 7)  # the generator exists and stands somewhere
+    held = streams._monthly[(int(Draw.RETURN), 0, 0)]
+    real = held[0]
+
+    class Failing:
+        def random(self, *args, **kwargs):
+            real.random(3, dtype=np.float32)  # moves the stream, then fails
+            raise KeyboardInterrupt
+
+    held[0] = Failing()
+    with pytest.raises(KeyboardInterrupt):
+        streams.uniform_all(Draw.RETURN, 9, 20)
+    held[0] = real
+    assert np.array_equal(streams.uniform_all(Draw.RETURN, 4, 50), clean)
