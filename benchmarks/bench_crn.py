@@ -2,12 +2,12 @@
 
 For each library policy given, run it and the baseline over the same seeds, once with common random numbers
 (every decision its own stream, indexed by household and month: ``returnsim.streams``) and once with one
-sequential generator per run (each decision drawing only for the households that take it, as the first
-version did). Report the mean and standard deviation across seeds of the paired effect (policy minus
-baseline, same seed) of several outcomes, the ratio of the standard deviations, and the run time of each
-design. The last columns are unpaired: the policy's run of seed i minus the baseline's run of the next seed
-(sequential streams), the noise of a comparison of independent runs, and its sd over the common random
-numbers' sd.
+sequential generator per run (each decision drawing only for the households that take it, as the first version
+did). Report the mean and standard deviation across seeds of the paired effect (policy minus baseline, same
+seed) of several outcomes, the ratio of the standard deviations, and the run time of each design (and, at the
+end, the baseline's run time with the two designs interleaved). The last columns are unpaired: the policy's
+run of seed i minus the baseline's run of the next seed (sequential streams), the noise of a comparison of
+independent runs, and its sd over the common random numbers' sd.
 
     python benchmarks/bench_crn.py                              # turkey_deports_to_safe_zone, 12 seeds, 1:100
     python benchmarks/bench_crn.py amnesty_guarantees --seeds 20
@@ -64,6 +64,19 @@ def effects(policy: str, seeds: list[int], common: bool, households_per_agent: i
     return out, unpaired, statistics.mean(wall)
 
 
+def run_times(seeds: list[int], households_per_agent: int) -> tuple[float, float]:
+    """Median wall time of one baseline run with common random numbers and with one sequential stream,
+    the two designs interleaved run by run (alternating which goes first), so that a machine's drift
+    weighs on both alike."""
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for i, seed in enumerate(seeds * 2):
+        for common in (True, False) if i % 2 == 0 else (False, True):
+            t0 = time.perf_counter()
+            simulate("baseline", seed=seed, households_per_agent=households_per_agent, common_random_numbers=common)
+            times[common].append(time.perf_counter() - t0)
+    return statistics.median(times[True]), statistics.median(times[False])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("policies", nargs="*", default=["turkey_deports_to_safe_zone"])
@@ -90,9 +103,14 @@ def main() -> None:
                 f"{ratio} {statistics.mean(c):>14,.0f} ± {sc:>9,.0f} {ratio_c}"
             )
         print(
-            f"run time: {t_common:.3f} s with common random numbers, {t_seq:.3f} s with one sequential stream "
-            f"({100 * (t_common / t_seq - 1):+.1f} %)"
+            f"run time (mean of the runs above): {t_common:.3f} s with common random numbers, {t_seq:.3f} s with "
+            f"one sequential stream ({100 * (t_common / t_seq - 1):+.1f} %)"
         )
+    crn, seq = run_times(seeds, args.households_per_agent)
+    print(
+        f"\nbaseline run time, the designs interleaved ({2 * len(seeds)} runs each, median): {crn:.3f} s with common "
+        f"random numbers, {seq:.3f} s with one sequential stream ({100 * (crn / seq - 1):+.1f} %)"
+    )
 
 
 if __name__ == "__main__":
