@@ -236,11 +236,11 @@ def test_a_policy_changes_only_the_households_it_touches():
     events = [e.model_dump(exclude_defaults=True) | {"type": e.type} for e in base.params.events]
     policy = Simulation(base.params.with_changes({"events": [*events, deport]}), seed=4, **FAST)
     assert len(policy.state.pop) == len(base.state.pop)
-    for _ in range(3):
+    for _ in range(12):
         base.step()
         policy.step()
     assert policy.series["returns_forced"][0] > 0
-    assert sum(base.series["returns_voluntary_turkey"]) > 0
+    assert sum(base.series["returns_voluntary_turkey"]) > 0  # (a year: enough returns at this coarse scale)
     assert base.series["returns_voluntary_turkey"] == policy.series["returns_voluntary_turkey"]
 
 

@@ -251,6 +251,16 @@ def test_the_library_calibration_file_is_valid():
     assert len(spec.parameters) >= 8 and set(spec.quick.parameters) <= {p.name for p in spec.parameters}
 
 
+def test_the_local_calibration_searches_inside_the_full_ranges_around_its_start():
+    full = {p.name: p for p in load_spec("experiments/calibration.toml").parameters}
+    local = load_spec("experiments/calibration_local.toml")
+    assert [p.name for p in local.parameters] == list(full)
+    for p in local.parameters:
+        wide = full[p.name]
+        assert wide.low <= p.low <= p.start <= p.high <= wide.high, p.name
+        assert p.high - p.low <= 0.31 * (wide.high - wide.low), p.name
+
+
 def test_calibration_recovers_known_parameters_and_resumes(tmp_path):
     """Data made by the model with known values are recovered within the reported uncertainty (quick scale);
     a rerun on the same folder evaluates nothing again."""
