@@ -134,10 +134,8 @@ class Streams:
     def _draw(self, draw: Draw, month: int, salt: int, first: int, n: int) -> np.ndarray:
         """The uniforms of rows ``first .. first+n-1`` (``first`` even), a large range in parallel parts (each
         part its own copy of the stream, jumped to its first row: the same numbers)."""
-        if n < parallel.MIN_ROWS:  # (the common case, without the cost of asking for parts)
-            return self._floats(draw, month, salt, first // 2, n)
-        cut = parallel.parts(n)
-        if len(cut) == 1:
+        cut = parallel.parts(n) if n >= parallel.MIN_ROWS else None  # (below: one part, without asking)
+        if cut is None or len(cut) == 1:
             return self._floats(draw, month, salt, first // 2, n)
         out = np.empty(n, np.float32)
         part = {start: i for i, (start, _) in enumerate(cut)}
