@@ -1,0 +1,130 @@
+"""Where the spread of a deportation's effect comes from, with common random numbers: the floor no alignment of
+random draws can go below.
+
+A deportation moves households the baseline leaves where they are; once moved, they take decisions (going
+home from where they were sent) that they never take in the baseline. No common random numbers can align a
+decision with one that is not made: for one household that returns with probability ``P1`` in the policy and
+``P0`` in the baseline, the smallest possible variance of the difference, over every way of pairing the two
+runs' draws, is ``|P1 - P0| * (1 - |P1 - P0|)`` (the two indicators coupled as closely as possible). So the
+spread across seeds of the deportees' own voluntary returns (policy minus baseline, same seed) is a floor
+under the spread of the whole effect, and ``sd(independent runs) / sd(deportees' part)`` is the largest ratio
+any design of random streams could reach for this policy, unless it made the deportees' part and the rest
+vary against each other (their correlation across seeds is printed: with common random numbers it is near 0).
+
+For each seed, the policy and the baseline run with common random numbers; every voluntary return and
+deportation is recorded by household (persons at the time). The effect on all voluntary returns is split into
+the deportees' part (the households the policy deported, all their voluntary returns in both runs) and the
+rest; the parts add up to the effect, which is checked against the runs' own series.
+
+    python benchmarks/crn_floor.py                                   # turkey_deports_to_safe_zone, 24 seeds
+    python benchmarks/crn_floor.py turkey_deports_to_safe_zone --seeds 12
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+from contextlib import contextmanager
+
+import numpy as np
+
+from returnsim import schedule
+from returnsim.simulation import Simulation
+
+KEYS = {"decide": "returned", "come_back": "returned", "deport": "deported"}
+
+
+@contextmanager
+def recording(record: dict[str, np.ndarray]):
+    """Record, per household row, the persons of each voluntary return (``decide``, and ``come_back`` for the
+    short-term displaced) and deportation (``deport``) while the context lasts (by wrapping those stages)."""
+
+    def wrap(stage):
+        def recorded(state, levers, params, streams):
+            flows = stage(state, levers, params, streams)
+            moved = next((c.rows for c in flows.changes if c.target == "location"), None)
+            if moved is not None and len(moved):
+                n = len(state.pop)
+                key = KEYS[stage.__name__]
+                held = record.get(key)
+                if held is None or len(held) < n:
+                    grown = np.zeros(n)
+                    if held is not None:
+                        grown[: len(held)] = held
+                    held = record[key] = grown
+                np.add.at(held, moved, state.pop.size[moved].astype(np.float64) * state.pop.weight)
+            return flows
+
+        return recorded
+
+    saved = schedule.STAGES
+    schedule.STAGES = tuple(wrap(s) if s.__name__ in KEYS else s for s in saved)
+    try:
+        yield record
+    finally:
+        schedule.STAGES = saved
+
+
+def run(scenario: str, seed: int, households_per_agent: int) -> tuple[dict[str, np.ndarray], float]:
+    """Per-household persons returned and deported over the run, and the run's total voluntary returns."""
+    with recording({}) as record:
+        sim = Simulation(scenario, seed=seed, households_per_agent=households_per_agent)
+        while sim.t < sim.horizon:
+            sim.step()
+    return record, float(np.sum(sim.series["returns_voluntary"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("policy", nargs="?", default="turkey_deports_to_safe_zone")
+    parser.add_argument("--seeds", type=int, default=24)
+    parser.add_argument("--households-per-agent", type=int, default=100)
+    args = parser.parse_args()
+    seeds = list(range(1, args.seeds + 1))
+    print(f"{os.cpu_count()} cores; {args.seeds} seeds; 1 agent = {args.households_per_agent} households")
+    parts: dict[str, list[float]] = {"effect": [], "deportees": [], "the rest": [], "deported": []}
+    totals: list[tuple[float, float]] = []
+    for seed in seeds:
+        (base, base_total), (pol, pol_total) = (
+            run(s, seed, args.households_per_agent) for s in ("baseline", args.policy)
+        )
+        n = max(len(base.get("returned", ())), len(pol.get("returned", ())), len(pol.get("deported", ())))
+        returns_base, returns_pol, deported = (
+            np.resize(np.append(a, np.zeros(n)), n)[:n]
+            for a in (
+                base.get("returned", np.zeros(0)),
+                pol.get("returned", np.zeros(0)),
+                pol.get("deported", np.zeros(0)),
+            )
+        )
+        moved = deported > 0
+        diff = returns_pol - returns_base
+        parts["effect"].append(pol_total - base_total)
+        parts["deportees"].append(float(diff[moved].sum()))
+        parts["the rest"].append(float(diff[~moved].sum()))
+        parts["deported"].append(float(deported.sum()))
+        totals.append((base_total, pol_total))
+        assert abs(parts["deportees"][-1] + parts["the rest"][-1] - parts["effect"][-1]) < 1e-6 * max(base_total, 1)
+        print(
+            f"seed {seed:3d}: effect {parts['effect'][-1]:>10,.0f} = deportees {parts['deportees'][-1]:>10,.0f}"
+            f" + the rest {parts['the rest'][-1]:>10,.0f}",
+            flush=True,
+        )
+    independent = [totals[i][1] - totals[(i + 1) % len(totals)][0] for i in range(len(totals))]
+    sd_ind = statistics.stdev(independent)
+    print(f"\n{args.policy} minus baseline, all voluntary returns (persons): mean ± sd across seeds")
+    for name, values in parts.items():
+        print(f"  {name:12s} {statistics.mean(values):>12,.0f} ± {statistics.stdev(values):>9,.0f}")
+    print(f"  {'independent runs':12s} {statistics.mean(independent):>12,.0f} ± {sd_ind:>9,.0f}")
+    floor = statistics.stdev(parts["deportees"])
+    r = np.corrcoef(parts["deportees"], parts["the rest"])[0, 1]
+    print(f"correlation across seeds of the deportees' part and the rest: {r:+.2f}")
+    print(
+        f"ratio of sds, independent runs over common random numbers: {sd_ind / statistics.stdev(parts['effect']):.1f}x;"
+        f" the largest any pairing of draws could give (over the deportees' part alone): {sd_ind / floor:.1f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
