@@ -755,7 +755,15 @@ class RefHousehold(mesa.Agent):
         m, lv, rnd, t, H = self.model, self.model.lv, self.random.random, self.model.t, self.model.places.H
         # 7.4 deportation
         abroad = self.is_displaced() and self.location < H
-        if abroad and m.deport_rate[self.location] > 0 and self.targeted() and rnd() < m.deport_rate[self.location]:
+        if (
+            abroad
+            and self.targeted()
+            and (
+                self in m.deport_chosen
+                if lv.deport_quota[self.location] is not None
+                else m.deport_rate[self.location] > 0 and rnd() < m.deport_rate[self.location]
+            )
+        ):
             m.flow["returns_forced_" + m.places.hosts[self.location]] += self.persons
             to = lv.deport_to[self.location]
             self.location = H + (self.origin if to is None else to)
@@ -910,7 +918,7 @@ class ReferenceModel(mesa.Model):
         self.move_people()
         self.agents.do("come_back")
         self.agents.shuffle_do("decide")
-        self.deport_rate = self.deportation_rates()
+        self.deport_rate, self.deport_chosen = list(lv.deport_rate), self.deportees_by_quota()
         self.agents.shuffle_do("step")
         self.agents.do("learn")
         self.indicators = self.observe()
@@ -983,20 +991,16 @@ class ReferenceModel(mesa.Model):
         left = max(flight.persons - self.moved.get(flight.event_id, 0.0), 0.0) * flight.this_month / flight.remaining
         return min(1.0, left / persons) if persons > 0 else 0.0
 
-    def deportation_rates(self) -> list[float]:
-        """ODD 7.4: each host's rate, a quota turned into the rate that deports it from the eligible persons still
-        there after this month's voluntary returns."""
+    def deportees_by_quota(self) -> set[RefHousehold]:
+        """ODD 7.4: where a host has a quota, the eligible households still there after this month's voluntary
+        returns, chosen in a random order until they hold the quota (the one that crosses it by chance)."""
         lv, H = self.lv, self.places.H
-        rates = list(lv.deport_rate)
-        quotas = [h for h in range(H) if lv.deport_quota[h] is not None]
-        if quotas:
-            eligible = [0.0] * H
-            for a in self.households:
-                if a.is_displaced() and a.location < H and lv.deport_quota[a.location] is not None and a.targeted():
-                    eligible[a.location] += a.persons
-            for h in quotas:
-                rates[h] = min(1.0, lv.deport_quota[h] / eligible[h]) if eligible[h] > 0 else 0.0
-        return rates
+        chosen: set[RefHousehold] = set()
+        for h in range(H):
+            if lv.deport_quota[h] is not None and lv.deport_quota[h] > 0:
+                eligible = [a for a in self.households if a.is_displaced() and a.location == h and a.targeted()]
+                chosen.update(self.choose(eligible, lv.deport_quota[h]))
+        return chosen
 
     # ------------------------------------------------------------------------------------ indicators
 

@@ -943,24 +943,34 @@ def test_deportation_to_a_named_region_leaves_deportees_from_elsewhere_displaced
     assert levers_at(s, st_.geo, 0).deportation_destination[ALPHA] == ORIGIN
 
 
-def test_a_deportation_quota_becomes_the_rate_that_deports_it_from_the_eligible_persons():
-    event = {"type": "deportation", "month": "2020-01", "host": "beta", "quota": 6, "targeting": "all"}
-    s = scenario([event])
-    rows = [{"location": BETA}, {"location": BETA}, {"location": BETA}, {"location": ALPHA}]  # 12 persons at beta
-    st_ = build(rows, s)
-    flows = run(deport, st_, s, {Draw.DEPORT: [0.49, 0.51, 0.0, 0.0]})  # rate 6 / 12
-    assert st_.pop.forced.tolist() == [True, False, True, False]
-    np.testing.assert_array_equal(flows.returns_forced_from, [0, 8, 0])
+def test_a_deportation_quota_takes_the_eligible_households_with_the_smallest_draws_until_they_hold_it():
+    """Three households of 4 at beta. A quota of 8: the two smallest draws, exactly 8 persons, whatever a rate
+    of 8 / 12 would have drawn. A quota of 6: row 2, then row 0 crosses the quota and goes
+    if its coin (here its own draw) is below the part still wanted, 2 / 4."""
+    event = {"type": "deportation", "month": "2020-01", "host": "beta", "quota": 8, "targeting": "all"}
+    rows = [{"location": BETA}, {"location": BETA}, {"location": BETA}, {"location": ALPHA}]
+    for quota, draws, forced in [
+        (8, [0.7, 0.69, 0.1, 0.0], [False, True, True, False]),
+        (8, [0.3, 0.9, 0.1, 0.0], [True, False, True, False]),
+        (6, [0.3, 0.9, 0.1, 0.0], [True, False, True, False]),
+        (6, [0.7, 0.9, 0.1, 0.0], [False, False, True, False]),
+        (6, [0.7, 0.9, 0.8, 0.0], [True, False, False, False]),
+    ]:
+        s = scenario([{**event, "quota": quota}])
+        st_ = build(rows, s)
+        flows = run(deport, st_, s, {Draw.DEPORT: draws})
+        assert st_.pop.forced.tolist() == forced, (quota, draws)
+        np.testing.assert_array_equal(flows.returns_forced_from, [0, 4 * sum(forced), 0])
     big = scenario([{**event, "quota": 1000}])
     st_ = build(rows, big)
-    run(deport, st_, big, {Draw.DEPORT: 0.999})  # the rate is capped at 1: everyone at beta
+    run(deport, st_, big, {Draw.DEPORT: 0.999})  # fewer eligible than the quota: everyone at beta
     assert st_.pop.forced.tolist() == [True, True, True, False]
 
 
 def test_a_quota_of_one_person_is_a_policy_and_a_quota_with_nobody_eligible_deports_nobody():
     one = {"type": "deportation", "month": "2020-01", "host": "beta", "quota": 1, "targeting": "all"}
     s = scenario([one])
-    st_ = build([{"location": BETA}], s)  # 4 persons: a rate of 1/4
+    st_ = build([{"location": BETA}], s)  # 4 persons: it crosses the quota, and goes if its coin is below 1/4
     run(deport, st_, s, {Draw.DEPORT: 0.24})
     assert st_.pop.forced[0]
     nobody = scenario([{**one, "quota": 100, "targeting": "single_men"}])

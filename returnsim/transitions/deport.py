@@ -1,13 +1,19 @@
 """Deportation: host countries send displaced households back, by their policy (``deportation`` levers).
 
-Each host has a monthly rate (or a quota of persons, turned into the rate that deports it from the eligible
-households there this month), a targeting rule (``levers.TARGETING``) and a destination (the household's origin,
-or a named region such as the Turkish-backed zone). Households that went home of their own accord this month are
-no longer there to deport. A deportee sent to its own region is home (``RETURNED``); one sent elsewhere is
-displaced inside Syria, with its months displaced counted anew.
+Each host has a monthly rate or a quota of persons, a targeting rule (``levers.TARGETING``) and a destination
+(the household's origin, or a named region such as the Turkish-backed zone). Under a rate, each eligible
+household is deported with that probability. Under a quota, the eligible households with the smallest draws
+of the deportation stream are deported until they hold the quota, the one that crosses it by chance
+(``movements.pick``): the persons deported are the quota every month (all eligible, if they are fewer), not
+only on average, and with the same seed a scenario deports the same households as long as they are eligible.
+Households that went home of their own accord this month are no longer there to deport. A deportee sent to its
+own region is home (``RETURNED``); one sent elsewhere is displaced inside Syria, with its months displaced
+counted anew.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -18,8 +24,15 @@ from returnsim.scenario import Scenario
 from returnsim.state import State
 from returnsim.streams import Draw, Streams
 from returnsim.transitions import RETURNED
+from returnsim.transitions.movements import pick
 
 __all__ = ["deport", "eligible"]
+
+
+def _coin(streams: Streams, t: int, rows: np.ndarray, host: int, i: int) -> float:
+    """The uniform that decides whether the household that crosses a host's quota goes (``movements.pick``):
+    its own draw in the deportation stream's part for that host (salt ``1 + host``)."""
+    return streams.one(Draw.DEPORT, t, int(rows[i]), salt=1 + host)
 
 
 def eligible(targeting, registered, military_age_man, single_man) -> np.ndarray:
@@ -59,13 +72,13 @@ def deport(state: State, levers: Levers, params: Scenario, streams: Streams) -> 
     persons = pop.size[rows].astype(np.float64) * pop.weight
     rate = levers.deportation_rate.copy()
     by_quota = ~np.isnan(levers.deportation_quota)
-    if by_quota.any():  # the rate that deports the quota from the eligible persons there now
-        eligible_persons = np.bincount(host, weights=persons, minlength=nH)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rate[by_quota] = np.where(
-                eligible_persons[by_quota] > 0, np.minimum(1.0, quota[by_quota] / eligible_persons[by_quota]), 0.0
-            )
-    out = streams.uniform(Draw.DEPORT, t, rows) < rate[host]
+    rate[by_quota] = 0.0  # (where a quota is set it rules)
+    u = streams.uniform(Draw.DEPORT, t, rows)
+    out = u < rate[host]
+    for h in np.flatnonzero(by_quota & (quota > 0)):
+        at = np.flatnonzero(host == h)
+        coin = functools.partial(_coin, streams, t, rows, int(h))
+        out[pick(at, persons[at], float(quota[h]), u[at], coin)] = True
     gone, host, persons = rows[out], host[out], persons[out]
     dest = levers.deportation_destination[host].astype(np.int16)
     dest = np.where(dest == ORIGIN, pop.origin[gone], dest)
