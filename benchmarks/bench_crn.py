@@ -20,9 +20,11 @@ import os
 import statistics
 import time
 
+from returnsim.scenario import load_scenario
 from returnsim.simulation import simulate
 
 OUTCOMES = {
+    "all returns (with forced)": (("returns_voluntary", "returns_forced"), "sum"),
     "all voluntary returns": ("returns_voluntary", "sum"),
     "voluntary refugee returns": ("returns_voluntary_refugees", "sum"),
     "IDP returns": ("returns_voluntary_idps", "sum"),
@@ -34,7 +36,11 @@ OUTCOMES = {
 
 def outcomes(result) -> dict[str, float]:
     s = result.series
-    return {name: float(s[col].sum() if how == "sum" else s[col][-1]) for name, (col, how) in OUTCOMES.items()}
+    out = {}
+    for name, (cols, how) in OUTCOMES.items():
+        values = sum(s[c] for c in ((cols,) if isinstance(cols, str) else cols))
+        out[name] = float(values.sum() if how == "sum" else values[-1])
+    return out
 
 
 def effects(policy: str, seeds: list[int], common: bool, households_per_agent: int) -> tuple[dict, dict, float]:
@@ -84,7 +90,10 @@ def main() -> None:
     parser.add_argument("--households-per-agent", type=int, default=100)
     args = parser.parse_args()
     seeds = list(range(1, args.seeds + 1))
-    print(f"{os.cpu_count()} cores; {args.seeds} seeds; 1 agent = {args.households_per_agent} households; 84 months")
+    months = load_scenario("baseline").simulation.months
+    print(
+        f"{os.cpu_count()} cores; {args.seeds} seeds; 1 agent = {args.households_per_agent} households; {months} months"
+    )
     for policy in args.policies:
         common, _, t_common = effects(policy, seeds, True, args.households_per_agent)
         sequential, independent, t_seq = effects(policy, seeds, False, args.households_per_agent)
