@@ -967,6 +967,25 @@ def test_a_deportation_quota_takes_the_eligible_households_with_the_smallest_dra
     assert st_.pop.forced.tolist() == [True, True, True, False]
 
 
+def test_the_household_that_crosses_a_quota_goes_by_its_own_coin_of_the_deportation_stream():
+    """The coin is the crossing household's uniform of that month in the deportation stream's part for the host
+    (salt 1 + host), not its ordering draw (salt 0, which is what put it last in line: a biased coin)."""
+    event = {"type": "deportation", "month": "2020-01", "host": "beta", "quota": 6, "targeting": "all"}
+    s = scenario([event])
+    streams = Streams(17)
+    seen = set()
+    for t in range(40):
+        st_ = build([{"location": BETA}, {"location": BETA}], s, t=t)  # 8 persons: the second in line crosses 6
+        st_.apply(deport(st_, levers_at(s, st_.geo, 0), s, streams).changes)
+        order = streams.uniform(Draw.DEPORT, t, np.arange(2))
+        second = int(np.argmax(order))
+        coin = streams.one(Draw.DEPORT, t, second, salt=1 + BETA)
+        assert st_.pop.forced.tolist()[second] == (coin < 0.5), t
+        assert st_.pop.forced[1 - second]
+        seen.add(bool(st_.pop.forced[second]))
+    assert seen == {True, False}
+
+
 def test_a_quota_of_one_person_is_a_policy_and_a_quota_with_nobody_eligible_deports_nobody():
     one = {"type": "deportation", "month": "2020-01", "host": "beta", "quota": 1, "targeting": "all"}
     s = scenario([one])
