@@ -100,14 +100,21 @@ def indicators(state: State, flows: Flows, levers: Levers, params: Scenario, mon
     out |= {f"returns_forced_{h}": float(v) for h, v in zip(g.host_names, forced[:nH], strict=True)}
     out["properties_confiscated"] = float(state.confiscated[0])
     home = state.at_home()
-    rows = parallel.where(lambda a, b: home[a:b], len(pop))
-    if len(rows):
-        tab = Tables.build(params, g, levers, state.livelihood)
-        poor = tab.home_income[state.cell[rows]] * pop.skill[rows] < params.economy.poverty_line
-        size = pop.size[rows]
-        out["returnees_in_poverty_share"] = float(size[poor].sum(dtype=np.int64) / size.sum(dtype=np.int64))
-    else:
-        out["returnees_in_poverty_share"] = 0.0
+    tab = Tables.build(params, g, levers, state.livelihood)
+
+    def poverty(a: int, b: int) -> tuple[int, int]:  # persons at home, and in poverty, over whole columns
+        income = np.take(tab.home_income, state.cell[a:b])  # (a gather of the returnees alone is slower)
+        income *= pop.skill[a:b]
+        poor = income < params.economy.poverty_line
+        poor &= home[a:b]
+        size = pop.size[a:b]
+        return (
+            int(np.multiply(size, home[a:b], dtype=np.int16).sum(dtype=np.int64)),
+            int(np.multiply(size, poor, dtype=np.int16).sum(dtype=np.int64)),
+        )
+
+    at_home, in_poverty = (sum(x) for x in zip(*parallel.each(poverty, len(pop)), strict=True))
+    out["returnees_in_poverty_share"] = in_poverty / at_home if at_home else 0.0
     refugees = state.displaced() & (pop.location < nH)
     n_refugees = np.count_nonzero(refugees)
     risk = np.compress(refugees, pop.perceived_risk).sum(dtype=np.float64)  # (a masked sum is 5x slower)
