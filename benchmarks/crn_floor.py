@@ -34,23 +34,17 @@ KEYS = {"decide": "returned", "come_back": "returned", "deport": "deported"}
 
 @contextmanager
 def recording(record: dict[str, np.ndarray]):
-    """Record, per household row, the persons of each voluntary return (``decide``, and ``come_back`` for the
-    short-term displaced) and deportation (``deport``) while the context lasts (by wrapping those stages)."""
+    """Add to ``record`` (one array per value of ``KEYS``, a row per household), the persons of each voluntary
+    return (``decide``, and ``come_back`` for the short-term displaced) and deportation (``deport``) while the
+    context lasts (by wrapping those stages of the month). A run's rows never change in number."""
 
     def wrap(stage):
         def recorded(state, levers, params, streams):
             flows = stage(state, levers, params, streams)
             moved = next((c.rows for c in flows.changes if c.target == "location"), None)
-            if moved is not None and len(moved):
-                n = len(state.pop)
-                key = KEYS[stage.__name__]
-                held = record.get(key)
-                if held is None or len(held) < n:
-                    grown = np.zeros(n)
-                    if held is not None:
-                        grown[: len(held)] = held
-                    held = record[key] = grown
-                np.add.at(held, moved, state.pop.size[moved].astype(np.float64) * state.pop.weight)
+            if moved is not None:
+                persons = state.pop.size[moved].astype(np.float64) * state.pop.weight
+                np.add.at(record[KEYS[stage.__name__]], moved, persons)
             return flows
 
         return recorded
@@ -65,8 +59,8 @@ def recording(record: dict[str, np.ndarray]):
 
 def run(scenario: str, seed: int, households_per_agent: int) -> tuple[dict[str, np.ndarray], float]:
     """Per-household persons returned and deported over the run, and the run's total voluntary returns."""
-    with recording({}) as record:
-        sim = Simulation(scenario, seed=seed, households_per_agent=households_per_agent)
+    sim = Simulation(scenario, seed=seed, households_per_agent=households_per_agent)
+    with recording({key: np.zeros(len(sim.state.pop)) for key in set(KEYS.values())}) as record:
         while sim.t < sim.horizon:
             sim.step()
     return record, float(np.sum(sim.series["returns_voluntary"]))
@@ -86,15 +80,7 @@ def main() -> None:
         (base, base_total), (pol, pol_total) = (
             run(s, seed, args.households_per_agent) for s in ("baseline", args.policy)
         )
-        n = max(len(base.get("returned", ())), len(pol.get("returned", ())), len(pol.get("deported", ())))
-        returns_base, returns_pol, deported = (
-            np.resize(np.append(a, np.zeros(n)), n)[:n]
-            for a in (
-                base.get("returned", np.zeros(0)),
-                pol.get("returned", np.zeros(0)),
-                pol.get("deported", np.zeros(0)),
-            )
-        )
+        returns_base, returns_pol, deported = base["returned"], pol["returned"], pol["deported"]
         moved = deported > 0
         diff = returns_pol - returns_base
         parts["effect"].append(pol_total - base_total)

@@ -761,7 +761,7 @@ class RefHousehold(mesa.Agent):
             and (
                 self in m.deport_chosen
                 if lv.deport_quota[self.location] is not None
-                else m.deport_rate[self.location] > 0 and rnd() < m.deport_rate[self.location]
+                else lv.deport_rate[self.location] > 0 and rnd() < lv.deport_rate[self.location]
             )
         ):
             m.flow["returns_forced_" + m.places.hosts[self.location]] += self.persons
@@ -918,7 +918,7 @@ class ReferenceModel(mesa.Model):
         self.move_people()
         self.agents.do("come_back")
         self.agents.shuffle_do("decide")
-        self.deport_rate, self.deport_chosen = list(lv.deport_rate), self.deportees_by_quota()
+        self.deport_chosen = self.deportees_by_quota()
         self.agents.shuffle_do("step")
         self.agents.do("learn")
         self.indicators = self.observe()

@@ -13,8 +13,6 @@ counted anew.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from returnsim import parallel
@@ -24,15 +22,9 @@ from returnsim.scenario import Scenario
 from returnsim.state import State
 from returnsim.streams import Draw, Streams
 from returnsim.transitions import RETURNED
-from returnsim.transitions.movements import pick
+from returnsim.transitions.movements import coins, pick
 
 __all__ = ["deport", "eligible"]
-
-
-def _coin(streams: Streams, t: int, rows: np.ndarray, host: int, i: int) -> float:
-    """The uniform that decides whether the household that crosses a host's quota goes (``movements.pick``):
-    its own draw in the deportation stream's part for that host (salt ``1 + host``)."""
-    return streams.one(Draw.DEPORT, t, int(rows[i]), salt=1 + host)
 
 
 def eligible(targeting, registered, military_age_man, single_man) -> np.ndarray:
@@ -75,10 +67,10 @@ def deport(state: State, levers: Levers, params: Scenario, streams: Streams) -> 
     rate[by_quota] = 0.0  # (where a quota is set it rules)
     u = streams.uniform(Draw.DEPORT, t, rows)
     out = u < rate[host]
-    for h in np.flatnonzero(by_quota & (quota > 0)):
+    for h in np.flatnonzero(by_quota & (quota > 0)):  # the crossing household's coin: salt 1 + host
         at = np.flatnonzero(host == h)
-        coin = functools.partial(_coin, streams, t, rows, int(h))
-        out[pick(at, persons[at], float(quota[h]), u[at], coin)] = True
+        chosen = pick(rows[at], persons[at], float(quota[h]), u[at], coins(streams, t, 1 + int(h), Draw.DEPORT))
+        out[np.searchsorted(rows, chosen)] = True  # (rows ascend)
     gone, host, persons = rows[out], host[out], persons[out]
     dest = levers.deportation_destination[host].astype(np.int16)
     dest = np.where(dest == ORIGIN, pop.origin[gone], dest)

@@ -81,9 +81,9 @@ def pick(
     return np.sort(rows[order[take]])
 
 
-def coins(streams: Streams, t: int, salt: int) -> Callable[[int], float]:
-    """The ``coin`` of :func:`pick`: a row's own uniform of month ``t`` in the rounding stream."""
-    return lambda row: streams.one(Draw.ROUNDING, t, row, salt)
+def coins(streams: Streams, t: int, salt: int, draw: Draw = Draw.ROUNDING) -> Callable[[int], float]:
+    """The ``coin`` of :func:`pick`: a row's own uniform of month ``t`` in the rounding stream (or ``draw``'s)."""
+    return lambda row: streams.one(draw, t, int(row), salt)
 
 
 def displace_stayers(state: State, levers: Levers, params: Scenario, streams: Streams) -> Flows:
