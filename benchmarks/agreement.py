@@ -92,6 +92,7 @@ STRESS_CHANGES = {
     "hope.intercept": 1.0,
     "decision.feasibility_slope": 1.5,
     "decision.detention_risk": 20.0,
+    "economy.savings_spend": 0.05,  # savings spent as well as saved, from the steady state (docs/ODD.md 7.8)
     **{f"hosts.{h}.return_cost": 1.0 for h in ("turkey", "lebanon", "jordan", "iraq", "egypt", "europe")},
     **{f"controllers.{c}.detention_on_return": 0.03 for c in ("government", "opposition", "turkish_backed", "sdf")},
     **{f"controllers.{c}.detention_monthly": 0.005 for c in ("government", "opposition", "turkish_backed", "sdf")},

@@ -817,7 +817,8 @@ class RefHousehold(mesa.Agent):
         # 7.8 savings, months displaced, births
         e = m.s.economy
         if self.status != DETAINED:
-            self.savings = min(max(self.savings + e.saving_rate * (self.income() - e.poverty_line), 0.0), e.savings_max)
+            kept = self.savings * (1.0 - e.savings_spend)
+            self.savings = min(max(kept + e.saving_rate * (self.income() - e.poverty_line), 0.0), e.savings_max)
         if self.is_displaced():
             self.months_displaced += 1
             if m.growth > 0 and rnd() < self.size * m.growth and self.size < m.s.population.max_household_size:

@@ -35,6 +35,7 @@ from returnsim.scenario import Scenario, ScenarioError, load_scenario
 from returnsim.schedule import advance
 from returnsim.state import State, StateError
 from returnsim.streams import Draw, Streams
+from returnsim.transitions.livelihoods import steady_savings
 
 __all__ = ["Result", "Simulation", "as_scenario", "run", "simulate"]
 
@@ -117,7 +118,7 @@ class Simulation:
             self.streams.generator(Draw.NETWORK, salt=1),
         )
         n = len(pop)
-        return State(
+        state = State(
             geo=g,
             pop=pop,
             ties=ties,
@@ -129,6 +130,9 @@ class Simulation:
             news_detained=np.zeros(n, np.int8),
             news_code=codes(pop.status, pop.detained),
         )
+        if s.economy.savings_spend > 0:  # start where the savings rule settles (livelihoods.steady_savings)
+            pop.savings[:] = steady_savings(state, levers_at(s, g, 0), s)
+        return state
 
     @staticmethod
     def start_of(path: str | Path) -> int:

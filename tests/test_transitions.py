@@ -33,7 +33,7 @@ from returnsim.transitions import decide as decide_module
 from returnsim.transitions.decide import decide
 from returnsim.transitions.deport import deport, eligible
 from returnsim.transitions.information import announce, learn, perceived_risk_update
-from returnsim.transitions.livelihoods import economy, livelihood_target, livelihoods
+from returnsim.transitions.livelihoods import economy, livelihood_target, livelihoods, steady_savings
 from returnsim.transitions.movements import come_back, deregister, destroy_homes, displace_stayers, pick, register
 from returnsim.transitions.property import property_
 from returnsim.transitions.redisplace import flee, redisplace
@@ -1259,6 +1259,52 @@ def test_savings_move_with_income_against_the_poverty_line():
     np.testing.assert_allclose(st_.pop.savings, want, rtol=1e-6)
     assert st_.pop.months_displaced.tolist() == [6, 1, 1, 5, 1, 0]  # displaced only
     assert flows.births == 0
+
+
+def test_households_spend_a_share_of_their_savings_each_month():
+    s = scenario(**ECONOMY, **{"economy.savings_spend": 0.1})
+    rows = [
+        {"skill": 2.0, "savings": 1.0},  # 0.9 + 0.5 * 0.78
+        {"skill": 0.5, "savings": 0.05},  # 0.045 + 0.5 * (0.295 - 0.4): floored at 0
+        {"skill": 2.0, "savings": 7.0},  # 6.3 + 0.39: capped at 6
+        {"location": NORTH, "size": 0, "detained": 1, "status": DETAINED, "savings": 1.0},  # held: unchanged
+    ]
+    st_ = build(rows, s)
+    run(livelihoods, st_, s)
+    np.testing.assert_allclose(st_.pop.savings, [0.9 + 0.5 * 0.78, 0.0, 6.0, 1.0], rtol=1e-6)
+
+
+def test_steady_savings_are_the_fixed_point_of_the_savings_rule_scaled_to_the_mean():
+    rows = [
+        {"skill": 2.0},  # alpha: earns 1.18, steady 0.5 * 0.78 / 0.1 = 3.9
+        {"skill": 0.5},  # below the line: 0
+        {"skill": 1.2},  # 0.708: 0.5 * 0.308 / 0.1 = 1.54
+        {"location": NORTH, "skill": 3.0},  # at home (not displaced): 0.6 * 3 = 1.8 -> 7, capped at 6
+    ]
+    fixed = scenario(**ECONOMY, **{"economy.savings_spend": 0.1, "population.savings_mean": (3.9 + 1.54) / 3})
+    st_ = build(rows, fixed, livelihood=np.array([0.6, 0.3]))
+    lv = levers_at(fixed, st_.geo, 0)
+    steady = steady_savings(st_, lv, fixed)
+    np.testing.assert_allclose(steady, [3.9, 0.0, 1.54, 6.0], rtol=1e-5)
+    st_.pop.savings[:] = steady
+    run(livelihoods, st_, fixed)  # a steady state: one more month changes nothing
+    np.testing.assert_allclose(st_.pop.savings, steady, rtol=1e-5)
+    doubled = scenario(**ECONOMY, **{"economy.savings_spend": 0.1, "population.savings_mean": 2 * (3.9 + 1.54) / 3})
+    np.testing.assert_allclose(steady_savings(st_, lv, doubled), [6.0, 0.0, 3.08, 6.0], rtol=1e-5)
+
+
+def test_a_run_starts_from_steady_savings_only_when_households_spend():
+    from returnsim.simulation import Simulation
+
+    spend = Simulation("baseline", households_per_agent=1000).params.with_changes({"economy.savings_spend": 0.04})
+    sim = Simulation(spend, households_per_agent=1000)
+    np.testing.assert_allclose(sim.state.pop.savings, steady_savings(sim.state, sim.levers(0), spend), rtol=1e-6)
+    mean = sim.state.pop.savings[sim.state.displaced()].mean()  # the scenario's mean, less what the cap cuts
+    assert mean == pytest.approx(spend.population.savings_mean, rel=0.01)
+    plain = Simulation("baseline", households_per_agent=1000)  # the baseline spends nothing: exponential start
+    assert plain.params.economy.savings_spend == 0.0
+    assert not np.allclose(plain.state.pop.savings, sim.state.pop.savings)
+    np.testing.assert_array_equal(plain.state.pop.skill, sim.state.pop.skill)  # the same draws otherwise
 
 
 def test_displaced_households_gain_members_at_the_growth_rate_up_to_the_largest_size():

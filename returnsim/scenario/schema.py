@@ -120,6 +120,7 @@ class Economy(_Node):
     host_aid_effect: NonNegative = 0.3
     saving_rate: NonNegative = 0.5
     savings_max: NonNegative = 24.0
+    savings_spend: Share = 0.0
     livelihood_floor: Share = 0.01
     services_aid_effect: Share = 0.5
 

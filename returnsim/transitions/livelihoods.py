@@ -5,11 +5,12 @@ regional level scaled by how the national economy and sanctions have changed sin
 reconstruction aid (``livelihood_target``), less the strain of last month's arrivals relative to the region's
 pre-war population (``economy.strain``).
 
-``livelihoods``: households save ``economy.saving_rate`` of what they earn above the poverty line (none while
-wholly detained; between 0 and ``economy.savings_max``); displaced households count one more month displaced;
-and displaced households grow: each gains a member with probability ``size * m`` a month, where
-``m = (1 + population.growth_annual) ** (1/12) - 1``, so persons grow by ``growth_annual`` a year (sizes stop at
-``population.max_household_size``).
+``livelihoods``: households save ``economy.saving_rate`` of what they earn above the poverty line and spend
+``economy.savings_spend`` of what they hold (shocks, debts, help to family), so that savings settle where the
+two balance (none while wholly detained; between 0 and ``economy.savings_max``); displaced households count
+one more month displaced; and displaced households grow: each gains a member with probability ``size * m`` a
+month, where ``m = (1 + population.growth_annual) ** (1/12) - 1``, so persons grow by ``growth_annual`` a year
+(sizes stop at ``population.max_household_size``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from returnsim.streams import Draw, Streams
 from returnsim.tables import Tables
 from returnsim.transitions import DETAINED
 
-__all__ = ["economy", "livelihood_target", "livelihoods"]
+__all__ = ["economy", "livelihood_target", "livelihoods", "steady_savings"]
 
 
 def livelihood_target(params: Scenario, levers: Levers) -> np.ndarray:
@@ -54,6 +55,24 @@ def economy(state: State, levers: Levers, params: Scenario, streams: Streams) ->
     return Flows(changes=(Change("livelihood", None, np.clip(moved, e.livelihood_floor, 1.0)),))
 
 
+def steady_savings(state: State, levers: Levers, params: Scenario) -> np.ndarray:
+    """Savings each household would hold if this month's conditions lasted: the fixed point of the savings rule,
+    ``s* = clip(r * (y * skill - z) / d, 0, S)`` (``r`` the saving rate, ``y`` the livelihood where it lives,
+    ``z`` the poverty line, ``d`` ``economy.savings_spend``, ``S`` ``economy.savings_max``), then scaled so that
+    the mean over all rows is ``population.savings_mean`` (and clipped to ``S`` again). A run starts from it
+    when ``d > 0``: with ``d`` at the value that makes that scale 1, the start is a steady state, so savings
+    neither grow nor shrink on average while conditions hold."""
+    e, pop = params.economy, state.pop
+    tab = Tables.build(params, state.geo, levers, state.livelihood)
+    earned = np.take(tab.income, state.cell, mode="clip") * pop.skill - np.float32(e.poverty_line)
+    steady = np.clip(np.float32(e.saving_rate) * earned / np.float32(max(e.savings_spend, 1e-9)), 0.0, e.savings_max)
+    displaced = state.displaced()
+    mean = float(steady[displaced].mean(dtype=np.float64)) if displaced.any() else 0.0
+    if mean > 0.0:
+        steady *= np.float32(params.population.savings_mean / mean)
+    return np.minimum(steady, np.float32(e.savings_max)).astype(np.float32)
+
+
 def livelihoods(state: State, levers: Levers, params: Scenario, streams: Streams) -> Flows:
     """Savings, months displaced and births this month (see the module documentation)."""
     pop, e, cfg = state.pop, params.economy, params.population
@@ -67,7 +86,10 @@ def livelihoods(state: State, levers: Levers, params: Scenario, streams: Streams
         s *= pop.skill[a:b]
         s -= np.float32(e.poverty_line)
         s *= np.float32(e.saving_rate)
-        s += pop.savings[a:b]
+        if e.savings_spend > 0:
+            s += pop.savings[a:b] * np.float32(1.0 - e.savings_spend)
+        else:  # no spending: no temporary array (full scale: 3.4 million rows a month)
+            s += pop.savings[a:b]
         np.clip(s, np.float32(0.0), np.float32(e.savings_max), out=s)
         np.copyto(s, pop.savings[a:b], where=pop.status[a:b] == DETAINED)
         np.add(pop.months_displaced[a:b], displaced[a:b], out=months[a:b], dtype=np.int16)
