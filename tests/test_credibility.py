@@ -261,6 +261,14 @@ def test_the_local_calibration_searches_inside_the_full_ranges_around_its_start(
         assert p.high - p.low <= 0.31 * (wide.high - wide.low), p.name
 
 
+def test_the_savings_calibration_is_the_local_search_with_spending_freed():
+    local = load_spec("experiments/calibration_local.toml")
+    spend = load_spec("experiments/calibration_savings.toml")
+    assert spend.parameters[:-1] == local.parameters and spend.weights == local.weights
+    assert spend.parameters[-1].keys == ["economy.savings_spend"]
+    assert 0 < spend.parameters[-1].low < spend.parameters[-1].start < spend.parameters[-1].high < 1
+
+
 def test_calibration_recovers_known_parameters_and_resumes(tmp_path):
     """Data made by the model with known values are recovered within the reported uncertainty (quick scale);
     a rerun on the same folder evaluates nothing again."""
