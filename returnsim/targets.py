@@ -21,6 +21,11 @@ Families and their tolerances (those of the project's targets):
 - ``idp_stock``: IDPs at the end of each year; within 15 %.
 - ``idp_returns``: IDP returns by year (2018: January to November); within a factor of 1.35.
 
+The figures of the same files that are not targets (:func:`context`, family ``reported_returns``) are set beside
+the model too but neither fitted nor checked: UNHCR's returns from Turkey in 2017 and 2018, flagged as including
+the Turkish government's reports, the government's cumulative claim, and a UN estimate for 2017 that differs
+from the verified series.
+
 >>> t = targets()
 >>> sorted({x.family for x in t})[:3]
 ['hope', 'idp_returns', 'idp_stock']
@@ -38,7 +43,7 @@ import numpy as np
 
 from returnsim import observed
 
-__all__ = ["FAMILIES", "Target", "compare", "loss", "summary", "targets"]
+__all__ = ["CONTEXT", "FAMILIES", "Target", "compare", "context", "loss", "summary", "targets"]
 
 #: (family, what it is, tolerance, kind): "ratio" tolerances are factors, "points" are percentage points
 FAMILIES = {
@@ -49,6 +54,11 @@ FAMILIES = {
     "hope": ("hope to return one day (%)", 10.0, "points"),
     "idp_stock": ("IDPs (stock)", 1.15, "ratio"),
     "idp_returns": ("IDP returns by year", 1.35, "ratio"),
+}
+#: figures shown beside the model but not targets (no calibration, no check): (family, what it is, the factor
+#: used to mark them, kind), as in :data:`FAMILIES`
+CONTEXT = {
+    "reported_returns": ("returns reported beyond UNHCR's verification (context, not a target)", 1.5, "ratio"),
 }
 #: the hosts UNHCR's verified returns cover (the region's)
 VERIFIED_HOSTS = ("turkey", "lebanon", "jordan", "iraq", "egypt")
@@ -69,11 +79,11 @@ class Target:
 
     @property
     def tolerance(self) -> float:
-        return FAMILIES[self.family][1]
+        return {**FAMILIES, **CONTEXT}[self.family][1]
 
     @property
     def kind(self) -> str:
-        return FAMILIES[self.family][2]
+        return {**FAMILIES, **CONTEXT}[self.family][2]
 
     def period(self, calibrate_until: str) -> str:
         """``calibration`` if the window ends by ``calibrate_until`` (YYYY-MM), else ``holdout``."""
@@ -223,6 +233,43 @@ def targets(hosts: Sequence[str] = VERIFIED_HOSTS) -> list[Target]:
     return out
 
 
+def context(hosts: Sequence[str] = VERIFIED_HOSTS) -> list[Target]:
+    """The observed figures in ``returnsim/data/`` that are not targets, set beside the model for context
+    (family ``reported_returns``): UNHCR's yearly returns from Turkey where flagged as including the Turkish
+    government's reports (2017, 2018) and the government's own cumulative claim (the model counts from its
+    start, January 2017, the claim from 2016), each beside the model's voluntary and forced returns from Turkey;
+    and the UN estimate of 2017's returns beside the verified hosts' voluntary returns."""
+    out: list[Target] = []
+    for row in observed.load("returns_annual").query("series != 'unhcr_verified'").itertuples():
+        y = str(row.year)
+        verified = tuple(f"returns_voluntary_{h}" for h in hosts)
+        out.append(
+            Target(
+                "reported_returns",
+                f"{row.series.replace('un_estimate', 'UN estimate')} {y}",
+                float(row.refugee_returns_verified),
+                verified,
+                f"{y}-01",
+                f"{y}-12",
+                "sum",
+                row.source,
+            )
+        )
+    for row in observed.load("host_government_returns").itertuples():
+        flagged = isinstance(row.note, str) and row.note.strip()
+        if row.host not in hosts or (row.series == "unhcr_population_statistics" and not flagged):
+            continue  # unflagged statistics are targets (returns_by_host)
+        y = str(row.year)
+        cumulative = row.series.endswith("cumulative")
+        label = f"{row.host} 2017-{y[2:]} claimed" if cumulative else f"{row.host} {y} with gov."
+        first = "2017-01" if cumulative else f"{y}-01"
+        columns = (f"returns_voluntary_{row.host}", f"returns_forced_{row.host}")
+        out.append(
+            Target("reported_returns", label, float(row.returns_reported), columns, first, f"{y}-12", "sum", row.source)
+        )
+    return out
+
+
 def compare(
     runs: Sequence[dict[str, np.ndarray]], points: Sequence[Target] | None = None, calibrate_until: str = "2021-12"
 ):
@@ -261,6 +308,7 @@ def summary(frame):
     year-to-year changes (annual families)."""
     import pandas as pd
 
+    kinds = {f: kind for f, (_, _, kind) in {**FAMILIES, **CONTEXT}.items()}
     rows = []
     for (family, period), part in frame.groupby(["family", "period"], sort=False):
         obs, sim = part["observed"].to_numpy(), part["simulated"].to_numpy()
@@ -269,11 +317,11 @@ def summary(frame):
             "period": period,
             "points": len(part),
             "within": int(part["within"].sum()),
-            "mape_pct": float(np.mean(np.abs(sim - obs) / obs) * 100) if FAMILIES[family][2] == "ratio" else np.nan,
+            "mape_pct": float(np.mean(np.abs(sim - obs) / obs) * 100) if kinds[family] == "ratio" else np.nan,
             "worst_ratio": float(np.max(np.maximum(sim / obs, obs / np.maximum(sim, 1.0))))
-            if FAMILIES[family][2] == "ratio"
+            if kinds[family] == "ratio"
             else np.nan,
-            "mean_abs_points": float(np.mean(np.abs(sim - obs))) if FAMILIES[family][2] == "points" else np.nan,
+            "mean_abs_points": float(np.mean(np.abs(sim - obs))) if kinds[family] == "points" else np.nan,
         }
         rows.append(row)
     out = pd.DataFrame(rows)
@@ -294,7 +342,7 @@ ERROR_CAP = 5.0
 def loss(frame, weights: dict[str, float] | None = None, period: str = "calibration") -> float:
     """Mean over families (weighted) of the mean squared error in tolerance units, over ``period``'s points
     (each error capped at :data:`ERROR_CAP`)."""
-    part = frame[frame["period"] == period]
+    part = frame[(frame["period"] == period) & frame["family"].isin(list(FAMILIES))]  # context is not fitted
     if part.empty:
         return float("inf")
     weights = weights or {}

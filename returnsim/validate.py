@@ -113,7 +113,7 @@ def validate(
     seed_list = list(range(s.simulation.seed, s.simulation.seed + seeds)) if isinstance(seeds, int) else list(seeds)
     hpa = households_per_agent or s.simulation.households_per_agent
     runs = run_map_ordered(map_unordered or _serial_map, partial(_one, s, hpa), seed_list)
-    frame = T.compare(runs, calibrate_until=calibrate_until)
+    frame = T.compare(runs, T.targets() + T.context(), calibrate_until=calibrate_until)
     return Validation(s.meta.name, seed_list, hpa, calibrate_until, frame, T.summary(frame), checks(frame))
 
 
@@ -137,16 +137,17 @@ def format_validation(v: Validation) -> str:
         "",
     ]
     frame = v.frame
-    for family, (what, tol, kind) in T.FAMILIES.items():
+    for family, (what, tol, kind) in {**T.FAMILIES, **T.CONTEXT}.items():
         part = frame[frame["family"] == family]
         if part.empty:
             continue
+        target = family in T.FAMILIES
         unit = f"within x{tol:g}" if kind == "ratio" else f"within {tol:g} points"
-        lines.append(f"{what} ({unit})")
+        lines.append(f"{what} ({unit})" if target else what)
         lines.append(f"  {'':22s} {'observed':>12s} {'model':>12s} {'± sd':>10s} {'error':>9s}  period")
         for row in part.itertuples():
             err = f"x{row.ratio:.2f}" if kind == "ratio" else f"{row.difference:+.1f}"
-            mark = "" if row.within else "  <- outside"
+            mark = "" if row.within or not target else "  <- outside"
             lines.append(
                 f"  {row.label:22s} {_num(row.observed, kind):>12s} {_num(row.simulated, kind):>12s} "
                 f"{_num(row.sd, kind):>10s} {err:>9s}  {row.period}{mark}"
@@ -168,7 +169,8 @@ def figure(v: Validation, path: Path) -> Path:
 
     from returnsim.style import human
 
-    families = [f for f in T.FAMILIES if (v.frame["family"] == f).any()]
+    every = {**T.FAMILIES, **T.CONTEXT}
+    families = [f for f in every if (v.frame["family"] == f).any()]
     cols = 2
     rows = (len(families) + 1) // 2
     fig, axes = plt.subplots(rows, cols, figsize=(12, 3.2 * rows), layout="constrained", squeeze=False)
@@ -183,9 +185,9 @@ def figure(v: Validation, path: Path) -> Path:
                 x[hold.to_numpy()].min() - 0.5, x[hold.to_numpy()].max() + 0.5, color="0.9", zorder=0, label="hold-out"
             )
         ax.set_xticks(x, part["label"], rotation=60, ha="right", fontsize=7)
-        ax.set_title(T.FAMILIES[family][0], fontsize=10)
+        ax.set_title(every[family][0], fontsize=10)
         ax.grid(alpha=0.3)
-        if T.FAMILIES[family][2] == "points":
+        if every[family][2] == "points":
             ax.set_ylim(bottom=0)
             ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:g} %"))
         else:

@@ -48,6 +48,35 @@ def test_returns_by_host_take_unflagged_population_statistics_once():
     assert by_host["turkey 2019"].period("2021-12") == "calibration"
 
 
+def test_every_returns_figure_is_a_target_or_shown_for_context():
+    """No row of the returns files is left out of ``validate``: unflagged figures are targets, the rest context."""
+    labels = {(x.family, x.label) for x in T.targets() + T.context()}
+    annual = observed.load("returns_annual")
+    government = observed.load("host_government_returns")
+    context = T.context()
+    assert len([x for x in T.targets() if x.family == "refugee_returns"]) + sum(
+        x.label.startswith("UN estimate") for x in context
+    ) == len(annual)
+    statistics = government["series"] == "unhcr_population_statistics"
+    flagged = (statistics & government["note"].notna()).sum()  # the unflagged ones are returns_by_host targets
+    assert len(context) == (annual["series"] != "unhcr_verified").sum() + flagged + (~statistics).sum()
+    assert ("reported_returns", "turkey 2018 with gov.") in labels and ("returns_by_host", "turkey 2019") in labels
+    claim = next(x for x in context if x.label == "turkey 2017-22 claimed")
+    assert (claim.first, claim.last, claim.observed) == ("2017-01", "2022-12", 526000.0)
+    months = [f"{y}-{m:02d}" for y in range(2017, 2023) for m in range(1, 13)]
+    runs = _series(months, returns_voluntary_turkey=np.ones(72), returns_forced_turkey=np.full(72, 2.0))
+    assert claim.value(runs) == 72 * 3  # voluntary and forced: the government counts both as returns
+
+
+def test_context_figures_are_not_fitted():
+    t = [x for x in T.targets() if x.family == "refugee_returns"]
+    months = [f"{y}-{m:02d}" for y in range(2017, 2024) for m in range(1, 13)]
+    run = _series(months, **{c: np.ones(len(months)) * 300 for x in t + T.context() for c in x.columns})
+    alone, both = T.compare([run], t), T.compare([run], t + T.context())
+    assert len(both) > len(alone) and (both["family"] == "reported_returns").any()
+    assert T.loss(both) == T.loss(alone) and T.loss(both, {"refugee_returns": 3.0}) == T.loss(alone)
+
+
 def _series(months: list[str], **columns) -> dict:
     return {"month": np.array(months), **{k: np.asarray(v, float) for k, v in columns.items()}}
 
@@ -100,10 +129,14 @@ def test_validate_prints_every_series_and_the_targets(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "verified refugee returns by year (within x1.5)" in text and "holdout" in text
     assert "targets\n  [" in text and "verified refugee returns 2017-2023: MAPE <= 25 %" in text
+    context = text.split("returns reported beyond UNHCR's verification (context, not a target)\n")[1].split("\n\n")[0]
+    assert "177,282" in next(line for line in context.splitlines() if "turkey 2018 with gov." in line)
+    assert "<- outside" not in context
     frame = pd.read_csv(out / "validation.csv")
+    assert not frame.query("family == 'reported_returns'")["within"].all()  # far off, yet not marked: no target
     # computed, not copied: the file's model figures are those of a fresh run
     r = simulate("baseline", seed=load_spec_seed(), **FAST)
-    again = T.compare([r.series])
+    again = T.compare([r.series], T.targets() + T.context())
     merged = frame.merge(again, on=["family", "label"], suffixes=("", "_again"))
     np.testing.assert_allclose(merged["simulated"], merged["simulated_again"])
     assert json.loads((out / "manifest.json").read_text())["kind"] == "validate"
