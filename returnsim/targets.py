@@ -43,7 +43,7 @@ import numpy as np
 
 from returnsim import observed
 
-__all__ = ["CONTEXT", "FAMILIES", "Target", "compare", "context", "loss", "summary", "targets"]
+__all__ = ["CONTEXT", "FAMILIES", "Target", "compare", "context", "loss", "period_months", "summary", "targets"]
 
 #: (family, what it is, tolerance, kind): "ratio" tolerances are factors, "points" are percentage points
 FAMILIES = {
@@ -109,6 +109,23 @@ class Target:
         return math.log(max(simulated, 1.0) / max(self.observed, 1.0)) / math.log(self.tolerance)
 
 
+def period_months(period: str) -> tuple[str, str]:
+    """First and last month of a period of the observed tables: a year (``2022``), a quarter (``2024Q1``) or a
+    half-year (``2019H1``).
+
+    >>> period_months("2024Q2"), period_months("2019H2"), period_months("2022")
+    (('2024-04', '2024-06'), ('2019-07', '2019-12'), ('2022-01', '2022-12'))
+    """
+    year, part = period[:4], period[4:]
+    if len(year) == 4 and year.isdigit() and part == "":
+        return f"{year}-01", f"{year}-12"
+    if year.isdigit() and len(part) == 2 and part[0] in "QH" and part[1].isdigit():
+        n, months = int(part[1]), 3 if part[0] == "Q" else 6
+        if 1 <= n <= 12 // months:
+            return f"{year}-{(n - 1) * months + 1:02d}", f"{year}-{n * months:02d}"
+    raise ValueError(f"period {period!r}: expected a year (2022), a quarter (2024Q1) or a half-year (2019H1)")
+
+
 def _months(fieldwork: str) -> tuple[str, str]:
     first, _, last = fieldwork.partition("/")
     return first, last or first
@@ -136,7 +153,7 @@ def targets(hosts: Sequence[str] = VERIFIED_HOSTS) -> list[Target]:
         if row.host not in hosts:
             continue
         period = str(row.period)
-        first, last = (f"{period[:4]}-01", f"{period[:4]}-03") if "Q1" in period else (f"{period}-01", f"{period}-12")
+        first, last = period_months(period)
         out.append(
             Target(
                 "returns_by_host",

@@ -48,6 +48,17 @@ def test_returns_by_host_take_unflagged_population_statistics_once():
     assert by_host["turkey 2019"].period("2021-12") == "calibration"
 
 
+@pytest.mark.parametrize("bad", ["2024Q5", "2019H3", "2024Q0", "2019-H1", "22", "2024q1"])
+def test_a_period_the_tables_cannot_hold_is_refused_by_name(bad):
+    with pytest.raises(ValueError, match=f"period '{bad}': expected a year"):
+        T.period_months(bad)
+
+
+def test_returns_by_host_cover_their_quarter_or_half_year():
+    by_host = {x.label: x for x in T.targets() if x.family == "returns_by_host"}
+    assert (by_host["egypt 2024Q1"].first, by_host["egypt 2024Q1"].last) == ("2024-01", "2024-03")
+
+
 def test_every_returns_figure_is_a_target_or_shown_for_context():
     """No row of the returns files is left out of ``validate``: unflagged figures are targets, the rest context."""
     labels = {(x.family, x.label) for x in T.targets() + T.context()}
