@@ -57,6 +57,8 @@ def test_a_period_the_tables_cannot_hold_is_refused_by_name(bad):
 def test_returns_by_host_cover_their_quarter_or_half_year():
     by_host = {x.label: x for x in T.targets() if x.family == "returns_by_host"}
     assert (by_host["egypt 2024Q1"].first, by_host["egypt 2024Q1"].last) == ("2024-01", "2024-03")
+    assert (by_host["jordan 2019H1"].first, by_host["jordan 2019H1"].last) == ("2019-01", "2019-06")
+    assert by_host["jordan 2019H1"].observed == 16000.0 and by_host["jordan 2019H1"].period("2021-12") == "calibration"
 
 
 def test_every_returns_figure_is_a_target_or_shown_for_context():
