@@ -1293,6 +1293,28 @@ def test_steady_savings_are_the_fixed_point_of_the_savings_rule_scaled_to_the_me
     np.testing.assert_allclose(steady_savings(st_, lv, doubled), [6.0, 0.0, 3.08, 6.0], rtol=1e-5)
 
 
+def test_steady_savings_cap_before_taking_the_mean_and_scale_any_mean_but_zero():
+    rows = [
+        {"skill": 4.0},  # 0.5 * (0.59 * 4 - 0.4) / d = 0.98 / d: above the cap of 6 when d = 0.1
+        {"skill": 2.0},  # 0.39 / d
+        {"skill": 0.5},  # below the line: 0
+    ]
+    s = scenario(**ECONOMY, **{"economy.savings_spend": 0.1, "population.savings_mean": 3.0})
+    st_ = build(rows, s)
+    lv = levers_at(s, st_.geo, 0)
+    # capped first (6, 3.9, 0: mean 3.3), then scaled to the mean of 3 and capped again
+    np.testing.assert_allclose(steady_savings(st_, lv, s), np.array([6.0, 3.9, 0.0]) * 3.0 / 3.3, rtol=1e-5)
+    slow = scenario(**ECONOMY, **{"economy.savings_spend": 1.0, "population.savings_mean": 3.0})
+    # nothing capped at d = 1 (0.98, 0.39, 0: mean 0.457): scaled up to the mean, then capped
+    np.testing.assert_allclose(
+        steady_savings(st_, lv, slow), np.minimum(np.array([0.98, 0.39, 0.0]) * 3.0 / (1.37 / 3), 6.0), rtol=1e-5
+    )
+    poor = build([{"skill": 0.5}, {"skill": 0.2}], s)  # no displaced household earns above the line
+    np.testing.assert_array_equal(steady_savings(poor, lv, s), [0.0, 0.0])
+    at_home = build([{"location": NORTH, "skill": 1.0}], s, livelihood=np.array([0.6, 0.3]))  # nobody displaced:
+    np.testing.assert_allclose(steady_savings(at_home, lv, s), [0.5 * (0.6 - 0.4) / 0.1], rtol=1e-5)  # unscaled
+
+
 def test_a_run_starts_from_steady_savings_only_when_households_spend():
     from returnsim.simulation import Simulation
 
