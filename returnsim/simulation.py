@@ -100,10 +100,11 @@ class Simulation:
     def _new_state(self, weight: int) -> State:
         s, g = self.params, self.geo
         stayers = stayers_needed(s, g)
+        start = levers_at(s, g, 0)
         pop = synthesize(
             s,
             g,
-            levers_at(s, g, 0),
+            start,
             self.streams.generator(Draw.SYNTHESIS),
             weight,
             stayers,
@@ -131,7 +132,7 @@ class Simulation:
             news_code=codes(pop.status, pop.detained),
         )
         if s.economy.savings_spend > 0:  # start where the savings rule settles (livelihoods.steady_savings)
-            pop.savings[:] = steady_savings(state, levers_at(s, g, 0), s)
+            pop.savings[:] = steady_savings(state, start, s)
         return state
 
     @staticmethod

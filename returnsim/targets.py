@@ -43,7 +43,18 @@ import numpy as np
 
 from returnsim import observed
 
-__all__ = ["CONTEXT", "FAMILIES", "Target", "compare", "context", "loss", "period_months", "summary", "targets"]
+__all__ = [
+    "CONTEXT",
+    "FAMILIES",
+    "SHOWN",
+    "Target",
+    "compare",
+    "context",
+    "loss",
+    "period_months",
+    "summary",
+    "targets",
+]
 
 #: (family, what it is, tolerance, kind): "ratio" tolerances are factors, "points" are percentage points
 FAMILIES = {
@@ -60,6 +71,8 @@ FAMILIES = {
 CONTEXT = {
     "reported_returns": ("returns reported beyond UNHCR's verification (context, not a target)", 1.5, "ratio"),
 }
+#: every family set beside the model, targets first
+SHOWN = {**FAMILIES, **CONTEXT}
 #: the hosts UNHCR's verified returns cover (the region's)
 VERIFIED_HOSTS = ("turkey", "lebanon", "jordan", "iraq", "egypt")
 
@@ -79,11 +92,11 @@ class Target:
 
     @property
     def tolerance(self) -> float:
-        return {**FAMILIES, **CONTEXT}[self.family][1]
+        return SHOWN[self.family][1]
 
     @property
     def kind(self) -> str:
-        return {**FAMILIES, **CONTEXT}[self.family][2]
+        return SHOWN[self.family][2]
 
     def period(self, calibrate_until: str) -> str:
         """``calibration`` if the window ends by ``calibrate_until`` (YYYY-MM), else ``holdout``."""
@@ -257,9 +270,9 @@ def context(hosts: Sequence[str] = VERIFIED_HOSTS) -> list[Target]:
     start, January 2017, the claim from 2016), each beside the model's voluntary and forced returns from Turkey;
     and the UN estimate of 2017's returns beside the verified hosts' voluntary returns."""
     out: list[Target] = []
+    verified = tuple(f"returns_voluntary_{h}" for h in hosts)
     for row in observed.load("returns_annual").query("series != 'unhcr_verified'").itertuples():
         y = str(row.year)
-        verified = tuple(f"returns_voluntary_{h}" for h in hosts)
         out.append(
             Target(
                 "reported_returns",
@@ -325,7 +338,7 @@ def summary(frame):
     year-to-year changes (annual families)."""
     import pandas as pd
 
-    kinds = {f: kind for f, (_, _, kind) in {**FAMILIES, **CONTEXT}.items()}
+    kinds = {f: kind for f, (_, _, kind) in SHOWN.items()}
     rows = []
     for (family, period), part in frame.groupby(["family", "period"], sort=False):
         obs, sim = part["observed"].to_numpy(), part["simulated"].to_numpy()

@@ -137,7 +137,7 @@ def format_validation(v: Validation) -> str:
         "",
     ]
     frame = v.frame
-    for family, (what, tol, kind) in {**T.FAMILIES, **T.CONTEXT}.items():
+    for family, (what, tol, kind) in T.SHOWN.items():
         part = frame[frame["family"] == family]
         if part.empty:
             continue
@@ -169,8 +169,7 @@ def figure(v: Validation, path: Path) -> Path:
 
     from returnsim.style import human
 
-    every = {**T.FAMILIES, **T.CONTEXT}
-    families = [f for f in every if (v.frame["family"] == f).any()]
+    families = [f for f in T.SHOWN if (v.frame["family"] == f).any()]
     cols = 2
     rows = (len(families) + 1) // 2
     fig, axes = plt.subplots(rows, cols, figsize=(12, 3.2 * rows), layout="constrained", squeeze=False)
@@ -185,9 +184,9 @@ def figure(v: Validation, path: Path) -> Path:
                 x[hold.to_numpy()].min() - 0.5, x[hold.to_numpy()].max() + 0.5, color="0.9", zorder=0, label="hold-out"
             )
         ax.set_xticks(x, part["label"], rotation=60, ha="right", fontsize=7)
-        ax.set_title(every[family][0], fontsize=10)
+        ax.set_title(T.SHOWN[family][0], fontsize=10)
         ax.grid(alpha=0.3)
-        if every[family][2] == "points":
+        if T.SHOWN[family][2] == "points":
             ax.set_ylim(bottom=0)
             ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:g} %"))
         else:

@@ -55,17 +55,27 @@ def economy(state: State, levers: Levers, params: Scenario, streams: Streams) ->
     return Flows(changes=(Change("livelihood", None, np.clip(moved, e.livelihood_floor, 1.0)),))
 
 
+def _saved(tab: Tables, cell: np.ndarray, skill: np.ndarray, e, out: np.ndarray | None = None) -> np.ndarray:
+    """What a month's earnings add to savings: ``r * (y * skill - z)`` (negative below the poverty line)."""
+    s = np.take(tab.income, cell, out=out, mode="clip")
+    s *= skill
+    s -= np.float32(e.poverty_line)
+    s *= np.float32(e.saving_rate)
+    return s
+
+
 def steady_savings(state: State, levers: Levers, params: Scenario) -> np.ndarray:
     """Savings each household would hold if this month's conditions lasted: the fixed point of the savings rule,
     ``s* = clip(r * (y * skill - z) / d, 0, S)`` (``r`` the saving rate, ``y`` the livelihood where it lives,
     ``z`` the poverty line, ``d`` ``economy.savings_spend``, ``S`` ``economy.savings_max``), then scaled so that
-    the mean over all rows is ``population.savings_mean`` (and clipped to ``S`` again). A run starts from it
-    when ``d > 0``: with ``d`` at the value that makes that scale 1, the start is a steady state, so savings
-    neither grow nor shrink on average while conditions hold."""
-    e, pop = params.economy, state.pop
+    displaced households hold ``population.savings_mean`` on average (and clipped to ``S`` again). A run starts
+    from it when ``d > 0``: with ``d`` at the value that makes that scale 1, the start is a steady state, so
+    savings neither grow nor shrink on average while conditions hold."""
+    e = params.economy
     tab = Tables.build(params, state.geo, levers, state.livelihood)
-    earned = np.take(tab.income, state.cell, mode="clip") * pop.skill - np.float32(e.poverty_line)
-    steady = np.clip(np.float32(e.saving_rate) * earned / np.float32(max(e.savings_spend, 1e-9)), 0.0, e.savings_max)
+    steady = _saved(tab, state.cell, state.pop.skill, e)
+    steady /= np.float32(max(e.savings_spend, 1e-9))
+    np.clip(steady, np.float32(0.0), np.float32(e.savings_max), out=steady)
     displaced = state.displaced()
     mean = float(steady[displaced].mean(dtype=np.float64)) if displaced.any() else 0.0
     if mean > 0.0:
@@ -82,10 +92,7 @@ def livelihoods(state: State, levers: Levers, params: Scenario, streams: Streams
     saved, months = np.empty(n, np.float32), np.empty(n, np.int16)
 
     def part(a: int, b: int) -> None:  # rows apart: in parallel on large populations
-        s = np.take(tab.income, state.cell[a:b], out=saved[a:b], mode="clip")  # earnings, then savings
-        s *= pop.skill[a:b]
-        s -= np.float32(e.poverty_line)
-        s *= np.float32(e.saving_rate)
+        s = _saved(tab, state.cell[a:b], pop.skill[a:b], e, out=saved[a:b])  # then the savings kept
         if e.savings_spend > 0:
             s += pop.savings[a:b] * np.float32(1.0 - e.savings_spend)
         else:  # no spending: no temporary array (full scale: 3.4 million rows a month)
