@@ -213,12 +213,14 @@ def test_economy_moves_livelihood_towards_its_target_less_last_months_inflow():
         {"location": NORTH, "size": 5, "arrived": 5},  # arrives this month: counted next month
         {"location": NORTH, "size": 7, "arrived": 3},
         {"location": SOUTH, "origin": N, "size": 2, "arrived": 4},  # a deportee put down in the south
+        {"location": SOUTH, "origin": S, "size": 9, "arrived": 4, "return_due": 4},  # back after weeks: no strain
+        {"location": SOUTH, "origin": S, "size": 6, "arrived": 4, "return_due": 3},  # due earlier, came later
     ]
     st_ = build(rows, s, weight=10, t=5, livelihood=np.array([0.5, 0.3]))
     run(economy, st_, s)
-    # L + alpha * (target - L) - strain * inflow / prewar: north 40 persons of 100 000, south 20 of 80 000
+    # L + alpha * (target - L) - strain * inflow / prewar: north 40 persons of 100 000, south 20 + 60 of 80 000
     np.testing.assert_allclose(
-        st_.livelihood, [0.5 + 0.1 * 0.1 - 50 * 40 / 100_000, 0.3 + 0.1 * 0.1 - 50 * 20 / 80_000]
+        st_.livelihood, [0.5 + 0.1 * 0.1 - 50 * 40 / 100_000, 0.3 + 0.1 * 0.1 - 50 * 80 / 80_000]
     )
 
 
