@@ -48,7 +48,11 @@ def advance(state: State, levers: Levers, params: Scenario, streams: Streams) ->
     """Simulate month ``state.t``: run every stage and apply its changes; return the month's flows (without the
     changes). The caller moves ``state.t`` on."""
     by_location = state.geo.n_hosts + 1
-    total = Flows(returns_voluntary_from=np.zeros(by_location), returns_forced_from=np.zeros(by_location))
+    total = Flows(
+        returns_voluntary_from=np.zeros(by_location),
+        returns_forced_from=np.zeros(by_location),
+        returns_voluntary_to=np.zeros(state.geo.n_regions),
+    )
     for stage in STAGES:
         flows = stage(state, levers, params, streams)
         state.apply(flows.changes)

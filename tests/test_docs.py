@@ -353,7 +353,7 @@ def test_every_indicator_is_described():
     """Each output column (``returnsim.reporters.columns``) is named in docs/ODD.md, section 7.10."""
     from returnsim import reporters
 
-    geo = types.SimpleNamespace(host_names=["<host>"])
+    geo = types.SimpleNamespace(host_names=["<host>"], region_names=["<region>"])
     spans = {name for span in _odd_spans() for name in span.split(", ")} | set(_odd_spans())
     missing = [c for c in reporters.columns(geo) if c not in spans]
     assert not missing, f"output columns not described in docs/ODD.md: {missing}"

@@ -59,6 +59,8 @@ def test_totals_in_timeseries_add_up(toy):
     hosts = df["refugees_alpha"] + df["refugees_beta"]
     assert (hosts == df["refugees"]).all()
     assert (df["returns_voluntary"] == df["returns_voluntary_refugees"] + df["returns_voluntary_idps"]).all()
+    to = df[[c for c in df.columns if c.startswith("returns_voluntary_to_")]]
+    assert to.shape[1] == 2 and (to.sum(axis=1) == df["returns_voluntary_refugees"]).all()
 
 
 def test_same_seed_same_output_and_different_seed_differs():

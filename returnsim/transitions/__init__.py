@@ -24,3 +24,10 @@ from returnsim.population import PropertyStatus, Status
 # the codes as the columns' own dtype (comparing an int8 column with an IntEnum member widens it to int64)
 DISPLACED, RETURNED, DETAINED, REDISPLACED, STAYER, DEPARTED = (np.int8(s) for s in Status)
 INTACT, DAMAGED, DESTROYED, OCCUPIED, CONFISCATED = (np.int8(p) for p in PropertyStatus)
+
+
+def refugees_to(state, rows: np.ndarray, left: np.ndarray, persons: np.ndarray) -> np.ndarray:
+    """Persons of the returning ``rows`` who came from a host (``left``: their location before, hosts first),
+    by the region they went back to."""
+    abroad = left < state.geo.n_hosts
+    return np.bincount(state.pop.origin[rows][abroad], weights=persons[abroad], minlength=state.geo.n_regions)

@@ -22,7 +22,7 @@ from returnsim.scenario import Scenario
 from returnsim.state import State
 from returnsim.streams import Draw, Streams
 from returnsim.tables import Tables
-from returnsim.transitions import RETURNED
+from returnsim.transitions import RETURNED, refugees_to
 
 __all__ = ["decide", "hazards", "inputs"]
 
@@ -194,6 +194,7 @@ def decide(state: State, levers: Levers, params: Scenario, streams: Streams) -> 
     spent = np.maximum(pop.savings[go] - tab.return_cost[state.cell[go]], np.float32(0.0))
     return Flows(
         returns_voluntary_from=np.bincount(left, weights=persons, minlength=nH + 1),
+        returns_voluntary_to=refugees_to(state, go, left, persons),
         intend_return_12m_pct=pct,
         intend_return_12m_pct_surveyed=pct_surveyed,
         hope_return_pct=hope,

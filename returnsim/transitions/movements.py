@@ -39,7 +39,7 @@ from returnsim.levers import Levers
 from returnsim.scenario import Scenario
 from returnsim.state import State
 from returnsim.streams import Draw, Streams
-from returnsim.transitions import DAMAGED, DEPARTED, DESTROYED, DISPLACED, INTACT, RETURNED, STAYER
+from returnsim.transitions import DAMAGED, DEPARTED, DESTROYED, DISPLACED, INTACT, RETURNED, STAYER, refugees_to
 
 __all__ = ["coins", "come_back", "deregister", "destroy_homes", "displace_stayers", "pick", "register"]
 
@@ -125,8 +125,10 @@ def come_back(state: State, levers: Levers, params: Scenario, streams: Streams) 
         return Flows()
     nH = g.n_hosts
     persons = pop.size[due].astype(np.float64) * pop.weight
+    left = np.minimum(pop.location[due], nH)
     return Flows(
-        returns_voluntary_from=np.bincount(np.minimum(pop.location[due], nH), weights=persons, minlength=nH + 1),
+        returns_voluntary_from=np.bincount(left, weights=persons, minlength=nH + 1),
+        returns_voluntary_to=refugees_to(state, due, left, persons),
         changes=(
             Change("location", due, pop.origin[due] + np.int16(nH)),
             Change("status", due, RETURNED),
