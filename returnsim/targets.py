@@ -24,7 +24,8 @@ Families and their tolerances (those of the project's targets):
 The figures of the same files that are not targets (:func:`context`, family ``reported_returns``) are set beside
 the model too but neither fitted nor checked: UNHCR's returns from Turkey in 2017 and 2018, flagged as including
 the Turkish government's reports, the government's cumulative claim, and a UN estimate for 2017 that differs
-from the verified series.
+from the verified series. Family ``returns_to_region`` (``returns_to_region.csv``) sets what is known of where
+refugees went back to beside the model's returns to that region.
 
 >>> t = targets()
 >>> sorted({x.family for x in t})[:3]
@@ -70,6 +71,7 @@ FAMILIES = {
 #: used to mark them, kind), as in :data:`FAMILIES`
 CONTEXT = {
     "reported_returns": ("returns reported beyond UNHCR's verification (context, not a target)", 1.5, "ratio"),
+    "returns_to_region": ("refugee returns by region of return (context, not a target)", 1.5, "ratio"),
 }
 #: every family set beside the model, targets first
 SHOWN = {**FAMILIES, **CONTEXT}
@@ -268,7 +270,9 @@ def context(hosts: Sequence[str] = VERIFIED_HOSTS) -> list[Target]:
     (family ``reported_returns``): UNHCR's yearly returns from Turkey where flagged as including the Turkish
     government's reports (2017, 2018) and the government's own cumulative claim (the model counts from its
     start, January 2017, the claim from 2016), each beside the model's voluntary and forced returns from Turkey;
-    and the UN estimate of 2017's returns beside the verified hosts' voluntary returns."""
+    and the UN estimate of 2017's returns beside the verified hosts' voluntary returns. Family
+    ``returns_to_region``: refugees' returns to one region of origin (``returns_voluntary_to_<region>``, from
+    every host: an upper bound for a figure counted from one host only)."""
     out: list[Target] = []
     verified = tuple(f"returns_voluntary_{h}" for h in hosts)
     for row in observed.load("returns_annual").query("series != 'unhcr_verified'").itertuples():
@@ -296,6 +300,13 @@ def context(hosts: Sequence[str] = VERIFIED_HOSTS) -> list[Target]:
         columns = (f"returns_voluntary_{row.host}", f"returns_forced_{row.host}")
         out.append(
             Target("reported_returns", label, float(row.returns_reported), columns, first, f"{y}-12", "sum", row.source)
+        )
+    for row in observed.load("returns_to_region").itertuples():
+        first, last = period_months(str(row.period))
+        column = (f"returns_voluntary_to_{row.region}",)
+        label = f"{row.region} {row.period}"
+        out.append(
+            Target("returns_to_region", label, float(row.refugee_returns), column, first, last, "sum", row.source)
         )
     return out
 

@@ -72,7 +72,8 @@ def test_every_returns_figure_is_a_target_or_shown_for_context():
     ) == len(annual)
     statistics = government["series"] == "unhcr_population_statistics"
     flagged = (statistics & government["note"].notna()).sum()  # the unflagged ones are returns_by_host targets
-    assert len(context) == (annual["series"] != "unhcr_verified").sum() + flagged + (~statistics).sum()
+    by_region = len(observed.load("returns_to_region"))
+    assert len(context) == (annual["series"] != "unhcr_verified").sum() + flagged + (~statistics).sum() + by_region
     assert ("reported_returns", "turkey 2018 with gov.") in labels and ("returns_by_host", "turkey 2019") in labels
     claim = next(x for x in context if x.label == "turkey 2017-22 claimed")
     assert (claim.first, claim.last, claim.observed) == ("2017-01", "2022-12", 526000.0)
@@ -371,3 +372,15 @@ def test_quick_mode_measures_the_noise_with_seeds_the_search_did_not_use():
     quick = noise_seeds(spec, quick=True)
     assert len(quick) == 2 and not set(quick) & set(spec.quick.seeds)
     assert noise_seeds(spec, quick=False) == list(spec.noise_seeds)
+
+
+def test_where_refugees_went_back_to_is_shown_beside_the_model_as_context():
+    """UNHCR Jordan's share of returns to Daraa (2018 Q4) is set beside the model's returns to Daraa from every
+    host, and is neither fitted nor checked."""
+    (daraa,) = [x for x in T.context() if x.family == "returns_to_region"]
+    assert (daraa.label, daraa.observed, daraa.columns) == ("daraa 2018Q4", 3000.0, ("returns_voluntary_to_daraa",))
+    assert (daraa.first, daraa.last) == ("2018-10", "2018-12") and "returns_to_region" not in T.FAMILIES
+    months = np.array([f"2018-{m:02d}" for m in range(1, 13)])
+    to_daraa = np.arange(12.0)
+    assert daraa.value({"month": months, "returns_voluntary_to_daraa": to_daraa}) == 9 + 10 + 11
+
