@@ -16,6 +16,10 @@ generation evaluated in parallel by the executors of ``returnsim.experiments``, 
 Every evaluation is appended to ``evaluations.csv`` as it finishes, so a rerun on the same folder reuses what is
 there and only runs what is missing.
 
+With ``[refine]`` (``candidates`` > 0), the best candidates of the search are then evaluated again at a finer
+scale with more seeds (``refined.csv``, resumable the same way), and what follows is done with those: at the
+search's coarse scale a small host's returns are a few households, so close candidates are ranked by noise.
+
 After the search, the best candidate is run again with extra seeds (``noise_seeds``) to measure how much its
 loss varies from seed to seed alone. Every evaluated candidate whose loss lies within twice that spread of the
 best fits about as well. The reported uncertainty of each parameter spans those candidates and the interval
@@ -117,6 +121,23 @@ class Quick(_Table):
     maxiter: int = Field(default=6, ge=1)
 
 
+class Refine(_Table):
+    """The best candidates of the search evaluated again at a finer scale with more seeds (``candidates`` 0:
+    off). A coarse scale is what makes a search of thousands of candidates affordable, but its counts of small
+    hosts are few households and its ranking of close candidates is noisy; the finer run decides between them."""
+
+    candidates: int = Field(default=0, ge=0, le=1000)
+    households_per_agent: int = Field(default=10, ge=1)
+    seeds: list[int] = Field(default_factory=lambda: [1, 2, 3, 4])
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int]):
+        if not v or len(set(v)) < len(v):
+            raise ValueError("must list one or more distinct seeds")
+        return v
+
+
 class CalibrationSpec(_Table):
     scenario: str = "baseline"
     parameters: list[FreeParameter]
@@ -129,6 +150,7 @@ class CalibrationSpec(_Table):
     weights: dict[str, float] = Field(default_factory=dict)
     optimizer: Optimizer = Field(default_factory=Optimizer)
     quick: Quick = Field(default_factory=Quick)
+    refine: Refine = Field(default_factory=Refine)
 
     @field_validator("weights")
     @classmethod
@@ -153,6 +175,12 @@ class CalibrationSpec(_Table):
         unknown = [n for n in self.quick.parameters if n not in names]
         if unknown:
             raise ValueError(f"quick.parameters names {unknown[0]!r}, which is not a parameter")
+        shared = sorted(set(self.refine.seeds) & set(self.noise_seeds)) if self.refine.candidates else []
+        if shared:
+            raise ValueError(
+                f"refine.seeds and noise_seeds share seed {shared[0]}: the spread from seed to seed would be "
+                "measured with the seeds that chose the best"
+            )
         return self
 
 
@@ -413,6 +441,9 @@ class Calibration:
     evaluations: int
     seconds: float
     reused: int = 0  # evaluations read back from an earlier session's evaluations.csv
+    refined: int = 0  # the best candidates of the search evaluated again at the finer scale (``refine``)
+    search: tuple[tuple[int, ...], int] | None = None  # the search's own seeds and scale, when refined
+    search_best: float | None = None  # the lowest loss of the search, when refined (the best's is the finer run's)
 
 
 def _serial_map(fn, items):
@@ -467,11 +498,22 @@ def calibrate(
         repeat = [c.loss for c in run_map_ordered(run_map, partial(_objective_seeds, setup, best.x), groups)]
         noise_sd = float(np.std([best.loss, *repeat], ddof=1)) if repeat else 0.0
         accepted = sorted((c for c in finite if c.loss <= best.loss + 2 * noise_sd), key=lambda c: c.loss)
-        all_seeds = tuple(dict.fromkeys([*setup.seeds, *noise]))
-        runs = run_map_ordered(run_map, partial(_series, setup, best.x), all_seeds)
+        curved = curvature_intervals(finite, best, 2 * noise_sd, bounds)
+        refined, searched, run_setup = 0, None, setup
+        if spec.refine.candidates and not quick:
+            # the finer run decides which of the search's best is the best; what fits about as well stays the
+            # search's (its many candidates, its spread), with the refined best among them
+            fine, run_setup = _refine(spec.refine, setup, finite, Path(out) / "refined.csv", run_map, tick)
+            if not fine:
+                raise CalibrationError([f"{source}: no refined candidate could be evaluated (see refined.csv)"])
+            refined, searched = len(fine), (setup.seeds, setup.households_per_agent)
+            best = min(fine, key=lambda c: c.loss)
+            if all(c.x != best.x for c in accepted):
+                accepted.append(store.done[_key(best.x)])
+        all_seeds = tuple(dict.fromkeys([*run_setup.seeds, *noise]))
+        runs = run_map_ordered(run_map, partial(_series, run_setup, best.x), all_seeds)
         fit = T.compare(runs, setup.observed, setup.calibrate_until)
         summary = T.summary(fit)
-        curved = curvature_intervals(finite, best, 2 * noise_sd, bounds)
         rows = []
         for i, name in enumerate(setup.names):
             values = np.array([c.x[i] for c in accepted])
@@ -479,6 +521,7 @@ def calibrate(
             low, high = values.min(), values.max()
             if curved is not None:
                 low, high = min(low, curved[i][0]), max(high, curved[i][1])
+            low, high = min(low, best.x[i]), max(high, best.x[i])
             rows.append(
                 {
                     "parameter": name,
@@ -494,7 +537,7 @@ def calibrate(
                 }
             )
         return Calibration(
-            setup,
+            run_setup,
             list(setup.names),
             best,
             noise_sd,
@@ -505,9 +548,30 @@ def calibrate(
             len(store.done),
             time.perf_counter() - t0,
             reused,
+            refined,
+            searched,
+            min(c.loss for c in finite) if refined else None,
         )
     finally:
         store.close()
+
+
+def _refine(
+    refine: Refine, setup: Setup, finite: list[Candidate], path: Path, run_map, tick
+) -> tuple[list[Candidate], Setup]:
+    """The ``refine.candidates`` best of ``finite`` evaluated again at the finer scale, with the setup that did it.
+    Each is appended to ``refined.csv`` as it finishes; a rerun reads them back."""
+    from dataclasses import replace
+
+    fine = replace(setup, households_per_agent=refine.households_per_agent, seeds=tuple(refine.seeds))
+    chosen = sorted(finite, key=lambda c: c.loss)[: refine.candidates]
+    store = Evaluations(path, setup.names)
+    try:
+        _evaluate_all(fine, [c.x for c in chosen], store, run_map, tick)
+        again = [store.done[_key(c.x)] for c in chosen]
+    finally:
+        store.close()
+    return [c for c in again if math.isfinite(c.loss)], fine
 
 
 def curvature_intervals(
@@ -622,21 +686,40 @@ def _markdown(c: Calibration, v, spec: CalibrationSpec, source: str, quick: bool
     p = c.parameters
     width = (p["high"] - p["low"]) / (p["bound_high"] - p["bound_low"])
     weak = [name for name, w in zip(p["parameter"], width, strict=True) if w > 0.5]
+    seeds, scale = c.search or (c.setup.seeds, c.setup.households_per_agent)
     out = [
         f"# Calibration of `{c.setup.scenario.meta.name}`{' (quick)' if quick else ''}",
         "",
         f"From `{source}`: {len(c.names)} free parameters, {c.evaluations} candidates evaluated"
         + (f" ({c.reused} of them by an earlier session, read back from `evaluations.csv`)" if c.reused else "")
         + f" in {c.seconds / 60:.1f} minutes{' this session' if c.reused else ''}, each with seeds "
-        f"{', '.join(map(str, c.setup.seeds))} at 1 agent per {c.setup.households_per_agent} households. "
+        f"{', '.join(map(str, seeds))} at 1 agent per {scale} households. "
         f"Calibration period: to {c.setup.calibrate_until}; the later "
         "points are a hold-out the search never saw.",
         "",
-        f"Best loss {c.best.loss:.3f} (targets {c.best.fit:.3f}, barrier ranking {c.best.barriers:.3f}, priors "
-        f"{c.best.prior:.3f}); its spread from seed to seed alone is {c.noise_sd:.3f}, so the {len(c.accepted)} "
-        f"candidate{'s' if len(c.accepted) != 1 else ''} within {2 * c.noise_sd:.3f} of the best fit about as well. "
-        "Their range is the uncertainty below.",
-        "",
+    ]
+    if c.refined:
+        mine = next(a.loss for a in c.accepted if a.x == c.best.x)
+        out += [
+            f"The {c.refined} best of the search were evaluated again with seeds "
+            f"{', '.join(map(str, c.setup.seeds))} at 1 agent per {c.setup.households_per_agent} households "
+            f"(`refined.csv`), and the best is the one with the lowest loss there: {c.best.loss:.3f} (targets "
+            f"{c.best.fit:.3f}, barrier ranking {c.best.barriers:.3f}, priors {c.best.prior:.3f}; {mine:.3f} in the "
+            f"search, whose lowest was {c.search_best:.3f}). The fit below is at that finer scale. What fits about as "
+            f"well is the search's: its best's spread from seed to seed alone is {c.noise_sd:.3f}, so the "
+            f"{len(c.accepted)} candidates within {2 * c.noise_sd:.3f} of its lowest loss (and the best) fit about as "
+            "well; their range is the uncertainty below.",
+            "",
+        ]
+    else:
+        out += [
+            f"Best loss {c.best.loss:.3f} (targets {c.best.fit:.3f}, barrier ranking {c.best.barriers:.3f}, priors "
+            f"{c.best.prior:.3f}); its spread from seed to seed alone is {c.noise_sd:.3f}, so the "
+            f"{len(c.accepted)} candidate{'s' if len(c.accepted) != 1 else ''} within {2 * c.noise_sd:.3f} of the "
+            "best fit about as well. Their range is the uncertainty below.",
+            "",
+        ]
+    out += [
         "## Fitted values",
         "",
         "| parameter | scenario keys | best | fits about as well | bounds | prior |",

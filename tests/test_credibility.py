@@ -384,3 +384,30 @@ def test_where_refugees_went_back_to_is_shown_beside_the_model_as_context():
     to_daraa = np.arange(12.0)
     assert daraa.value({"month": months, "returns_voluntary_to_daraa": to_daraa}) == 9 + 10 + 11
 
+
+def test_refinement_picks_the_best_of_the_finer_run_and_resumes(tmp_path):
+    """The best candidates of the search are run again at a finer scale; the best reported is the finer run's,
+    with its loss there, and a rerun evaluates nothing again."""
+    spec = spec_from_dict(
+        {
+            "seeds": [7],
+            "households_per_agent": 4000,
+            "noise_seeds": [8, 9],
+            "parameters": [{"name": "intercept", "keys": ["decision.intercept"], "low": -9.0, "high": -6.0}],
+            "optimizer": {"popsize": 3, "maxiter": 1, "seed": 3},
+            "refine": {"candidates": 3, "households_per_agent": 2000, "seeds": [21, 22]},
+        }
+    )
+    out = tmp_path / "cal"
+    c = calibrate(spec, out)
+    refined = pd.read_csv(out / "refined.csv")
+    searched = pd.read_csv(out / "evaluations.csv").sort_values("loss")
+    assert c.refined == 3 and len(refined) == 3
+    assert sorted(refined["intercept"]) == sorted(searched["intercept"].iloc[:3])  # the three best of the search
+    assert c.best.loss == refined["loss"].min() and c.best.x == (refined.sort_values("loss")["intercept"].iloc[0],)
+    assert (c.setup.households_per_agent, c.setup.seeds) == (2000, (21, 22)) and c.search == ((7,), 4000)
+    again = []
+    c2 = calibrate(spec, out, tick=again.append)
+    assert again == [] and (c2.best.x, c2.best.loss) == (c.best.x, c.best.loss)
+    with pytest.raises(CalibrationError, match=r"refine\.seeds and noise_seeds share seed 8"):
+        spec_from_dict({**spec.model_dump(), "refine": {"candidates": 2, "seeds": [8, 30]}})
