@@ -121,6 +121,12 @@ class Quick(_Table):
     maxiter: int = Field(default=6, ge=1)
 
 
+def _distinct_seeds(v: list[int]) -> list[int]:
+    if not v or len(set(v)) < len(v):
+        raise ValueError("must list one or more distinct seeds")
+    return v
+
+
 class Refine(_Table):
     """The best candidates of the search evaluated again at a finer scale with more seeds (``candidates`` 0:
     off). A coarse scale is what makes a search of thousands of candidates affordable, but its counts of small
@@ -130,12 +136,7 @@ class Refine(_Table):
     households_per_agent: int = Field(default=10, ge=1)
     seeds: list[int] = Field(default_factory=lambda: [1, 2, 3, 4])
 
-    @field_validator("seeds")
-    @classmethod
-    def _seeds(cls, v: list[int]):
-        if not v or len(set(v)) < len(v):
-            raise ValueError("must list one or more distinct seeds")
-        return v
+    _seeds = field_validator("seeds")(classmethod(lambda cls, v: _distinct_seeds(v)))
 
 
 class CalibrationSpec(_Table):
@@ -160,12 +161,7 @@ class CalibrationSpec(_Table):
             raise ValueError(f"{unknown[0]!r} is not a target family (known: {', '.join(T.FAMILIES)})")
         return v
 
-    @field_validator("seeds")
-    @classmethod
-    def _seeds(cls, v: list[int]):
-        if not v or len(set(v)) < len(v):
-            raise ValueError("must list one or more distinct seeds")
-        return v
+    _seeds = field_validator("seeds")(classmethod(lambda cls, v: _distinct_seeds(v)))
 
     @model_validator(mode="after")
     def _names(self):

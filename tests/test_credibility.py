@@ -411,3 +411,5 @@ def test_refinement_picks_the_best_of_the_finer_run_and_resumes(tmp_path):
     assert again == [] and (c2.best.x, c2.best.loss) == (c.best.x, c.best.loss)
     with pytest.raises(CalibrationError, match=r"refine\.seeds and noise_seeds share seed 8"):
         spec_from_dict({**spec.model_dump(), "refine": {"candidates": 2, "seeds": [8, 30]}})
+    with pytest.raises(CalibrationError, match=r"refine\.seeds: must list one or more distinct seeds"):
+        spec_from_dict({**spec.model_dump(), "refine": {"candidates": 2, "seeds": [30, 30]}})
