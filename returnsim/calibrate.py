@@ -495,14 +495,14 @@ def calibrate(
         noise_sd = float(np.std([best.loss, *repeat], ddof=1)) if repeat else 0.0
         accepted = sorted((c for c in finite if c.loss <= best.loss + 2 * noise_sd), key=lambda c: c.loss)
         curved = curvature_intervals(finite, best, 2 * noise_sd, bounds)
-        refined, searched, run_setup = 0, None, setup
+        refined, searched, searched_best, run_setup = 0, None, None, setup
         if spec.refine.candidates and not quick:
             # the finer run decides which of the search's best is the best; what fits about as well stays the
             # search's (its many candidates, its spread), with the refined best among them
             fine, run_setup = _refine(spec.refine, setup, finite, Path(out) / "refined.csv", run_map, tick)
             if not fine:
                 raise CalibrationError([f"{source}: no refined candidate could be evaluated (see refined.csv)"])
-            refined, searched = len(fine), (setup.seeds, setup.households_per_agent)
+            refined, searched, searched_best = len(fine), (setup.seeds, setup.households_per_agent), best.loss
             best = min(fine, key=lambda c: c.loss)
             if all(c.x != best.x for c in accepted):
                 accepted.append(store.done[_key(best.x)])
@@ -546,7 +546,7 @@ def calibrate(
             reused,
             refined,
             searched,
-            min(c.loss for c in finite) if refined else None,
+            searched_best,
         )
     finally:
         store.close()

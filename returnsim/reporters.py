@@ -99,8 +99,9 @@ def indicators(state: State, flows: Flows, levers: Levers, params: Scenario, mon
         out[name] = float(getattr(flows, name))
     out |= {f"returns_voluntary_{h}": float(v) for h, v in zip(g.host_names, vol[:nH], strict=True)}
     out |= {f"returns_forced_{h}": float(v) for h, v in zip(g.host_names, forced[:nH], strict=True)}
-    to = flows.returns_voluntary_to if len(flows.returns_voluntary_to) else np.zeros(g.n_regions)
-    out |= {f"returns_voluntary_to_{r}": float(v) for r, v in zip(g.region_names, to, strict=True)}
+    out |= {
+        f"returns_voluntary_to_{r}": float(v) for r, v in zip(g.region_names, flows.returns_voluntary_to, strict=True)
+    }
     out["properties_confiscated"] = float(state.confiscated[0])
     home = state.at_home()
     tab = Tables.build(params, g, levers, state.livelihood)
