@@ -105,7 +105,10 @@ class Target:
         return "calibration" if self.last <= calibrate_until else "holdout"
 
     def value(self, series: dict[str, np.ndarray]) -> float | None:
-        """The model's figure from one run's series (``None`` if the run does not cover the window)."""
+        """The model's figure from one run's series (``None`` if the run does not cover the window, or lacks one of
+        the columns: a scenario without that host or region)."""
+        if any(c not in series for c in self.columns):
+            return None
         months = np.asarray(series["month"])
         inside = (months >= self.first) & (months <= self.last)
         if not inside.any() or months[0] > self.first or months[-1] < self.last:

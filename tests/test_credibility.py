@@ -17,6 +17,7 @@ from returnsim.explain import BARRIERS, binding_shares, contributions, explain, 
 from returnsim.simulation import Simulation
 from returnsim.tables import Tables
 from returnsim.transitions import decide
+from returnsim.validate import checks, validate
 
 FAST = {"households_per_agent": 5000}
 
