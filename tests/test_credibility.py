@@ -103,6 +103,7 @@ def test_a_target_takes_its_window_sum_mean_or_last():
     assert T.Target("x", "", 1, ("a",), "2019-11", "2019-12", "mean", "").value(s) == 10.5
     assert T.Target("x", "", 1, ("a",), "2019-07", "2019-07", "last", "").value(s) == 6
     assert T.Target("x", "", 1, ("a",), "2018-12", "2019-01", "sum", "").value(s) is None  # not covered
+    assert T.Target("x", "", 1, ("a", "c"), "2019-03", "2019-05", "sum", "").value(s) is None  # no such column
 
 
 def test_errors_are_in_units_of_the_tolerance():
@@ -155,6 +156,33 @@ def test_validate_prints_every_series_and_the_targets(tmp_path, capsys):
     merged = frame.merge(again, on=["family", "label"], suffixes=("", "_again"))
     np.testing.assert_allclose(merged["simulated"], merged["simulated_again"])
     assert json.loads((out / "manifest.json").read_text())["kind"] == "validate"
+
+
+def test_validate_leaves_out_what_a_scenario_does_not_have(toy):
+    """A world without Syria's hosts and regions validates against what it has, without a KeyError."""
+    v = validate(toy(), seeds=1)
+    families = set(v.frame["family"])
+    assert "idp_stock" in families and not families & {"refugee_returns", "returns_by_host", "refugee_stock"}
+
+
+def _stock_frame(ratio: float):
+    return pd.DataFrame(
+        [
+            {
+                "family": "refugee_stock",
+                "label": "egypt 2023-12",
+                "ratio": ratio,
+                "within": abs(math.log(ratio)) <= math.log(1.15),
+            }
+        ]
+    )
+
+
+@pytest.mark.parametrize("ratio, met", [(0.86, True), (0.84, False), (1.14, True), (1.16, False)])
+def test_refugee_stocks_are_within_15_percent_either_way(ratio, met):
+    """15 % below is met, as for the IDP stock: the factor 1.15 would fail 0.86 (0.87 is its floor)."""
+    ((_name, shown, ok),) = [c for c in checks(_stock_frame(ratio)) if c[0].startswith("refugee stocks")]
+    assert ok is met and shown == f"worst {100 * (ratio - 1):+.1f} % (egypt 2023-12)"
 
 
 def load_spec_seed() -> int:
