@@ -153,6 +153,9 @@ class Places:
         self.prewar = [float(r.prewar_population) for r in s.regions.values()]
         self.surveyed = [bool(h.surveyed) for h in s.hosts.values()]
         self.origin_shares = {name: dict(h.origin_shares) for name, h in s.hosts.items()}
+        # ODD 7.3: controllers the host's crossings lead to (none listed: all of them), and the cost of any other
+        self.crossings = [set(h.crossings) or set(self.controllers) for h in s.hosts.values()]
+        self.cross_line_cost = [float(h.cross_line_cost) for h in s.hosts.values()]
         # ODD 7.6: the displaced of a region go to its displacement_destination, by default the next region
         self.fallback = [
             self.regions.index(r.displacement_destination) if r.displacement_destination else (i + 1) % self.R
@@ -630,10 +633,13 @@ class RefHousehold(mesa.Agent):
         return eta, q, eta * q * sigmoid(b.feasibility_slope * (self.savings - cost)) * border
 
     def journey_cost(self) -> float:
-        """ODD 7.3: the cost of going home, lower the more violence there is where the household lives."""
-        lv = self.model.lv
-        if self.location < self.model.places.H:
-            return lv.cost[self.location] * (1.0 - lv.host_violence[self.location])
+        """ODD 7.3: the cost of going home, more across a front line, lower the more violence there is where the
+        household lives."""
+        lv, places = self.model.lv, self.model.places
+        if self.location < places.H:
+            held_by = places.controllers[lv.controller[self.origin]]
+            across = 0.0 if held_by in places.crossings[self.location] else places.cross_line_cost[self.location]
+            return (lv.cost[self.location] + across) * (1.0 - lv.host_violence[self.location])
         return lv.idp_cost
 
     def targeted(self) -> bool:

@@ -111,8 +111,11 @@ class Tables:
         )
         h = decision.HopeInputs(livelihood=livelihood[c.origin], violence=lv.violence[ctrl], property_loss=loss)
 
+        # a return across a front line (home held by a controller the host's crossings do not lead to) costs more;
         # fleeing a war in the host costs less than a planned journey: the cost falls with violence there
-        cost = by_location(g, lv.host_return_cost, lv.idp_return_cost)[c.location] * (1.0 - x.host_violence)
+        abroad = c.location < g.n_hosts
+        detour = np.where(abroad, g.cross_line_cost[np.minimum(c.location, g.n_hosts - 1), ctrl], 0.0)
+        cost = (by_location(g, lv.host_return_cost, lv.idp_return_cost)[c.location] + detour) * (1.0 - x.host_violence)
         open_ = by_location(g, lv.host_border, 1.0)[c.location]
 
         def f32(a) -> np.ndarray:

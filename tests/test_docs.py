@@ -249,6 +249,8 @@ def test_odd_key_tables_match_the_schema():
                         problems.append(f"{table}.{key}: default {cell!r}, required: {field.is_required()}")
                     continue
                 default = field.get_default(call_default_factory=True)
+                if isinstance(default, tuple):  # a list in TOML, held as a tuple so that a scenario is hashable
+                    default = list(default)
                 try:
                     documented = _value(cell)
                 except tomllib.TOMLDecodeError:

@@ -132,3 +132,10 @@ def test_with_changes_validates():
 def test_scenario_round_trips_through_a_dict():
     s = load_scenario("baseline")
     assert Scenario.model_validate(s.model_dump()) == s
+
+
+def test_a_crossing_into_an_unknown_controller_is_named_with_its_place_in_the_list(tmp_path):
+    path = write(tmp_path, 'extends = "baseline.toml"\n[hosts.turkey]\ncrossings = ["oposition", "turkish_backed"]\n')
+    assert problems(path) == [
+        f"{path}: hosts.turkey.crossings[0]: \"oposition\" is not a known controller (did you mean 'opposition'?)"
+    ]

@@ -1738,6 +1738,29 @@ def test_border_capacity_lets_a_share_of_the_usual_returns_through():
     np.testing.assert_allclose(p, [eta[0] * q[0] * f * 0.25, 0.0], rtol=1e-5)
 
 
+def test_a_return_across_a_front_line_costs_more_and_follows_the_controller_of_the_month():
+    """Alpha's crossings lead only into the government's territory: going home to the rebels' south costs
+    ``cross_line_cost`` more; once the south changes hands it costs no more; a war in the host lowers the whole.
+    Beta lists no crossings (every controller) and IDPs cross no border: neither pays it."""
+    events = [
+        {"type": "control_change", "month": "2020-02", "region": "south", "controller": "gov"},
+        {"type": "host_conflict_shock", "month": "2020-03", "host": "alpha", "violence": 0.5},
+    ]
+    s = scenario(events, **{"hosts.alpha.crossings": ["gov"], "hosts.alpha.cross_line_cost": 2.0})
+    rows = [{"origin": 0}, {"origin": 1}, {"location": BETA, "origin": 1}, {"location": NORTH, "origin": 1}]
+    costs = []
+    for t in range(3):
+        st_ = build([{**r, "savings": 5.0} for r in rows], s, t=t)
+        tab = Tables.build(s, st_.geo, levers_at(s, st_.geo, t), st_.livelihood)
+        costs.append(tab.return_cost[st_.cell].tolist())
+        eta, q, p = decide_module.hazards(st_, tab, s)
+        np.testing.assert_allclose(p, eta * q * decision.expit(1.5 * (5.0 - np.array(costs[-1]))), rtol=1e-5)
+    np.testing.assert_allclose(costs, [[3.0, 5.0, 3.0, 0.5], [3.0, 3.0, 3.0, 0.5], [1.5, 1.5, 3.0, 0.5]])
+    plain = scenario(events)
+    g = Geography.from_scenario(plain)
+    assert Tables.build(plain, g, levers_at(plain, g, 0), st_.livelihood).return_cost.max() == 3.0
+
+
 def test_levels_rates_and_quotas_act_pro_rata_in_a_month_an_event_covers_in_part():
     events = [  # 11 of January's 31 days, 22 for the quota and the second pressure
         {"type": "deportation", "month": "2020-01-21", "host": "alpha", "rate": 0.5, "targeting": "all"},

@@ -391,6 +391,8 @@ def _cross_check(s: Scenario) -> list[tuple[tuple, str]]:
     for name, host in s.hosts.items():
         weights(("hosts", name, "origin_shares"), host.origin_shares, host.refugees > 0)
         ref(("hosts", name, "deportation_destination"), host.deportation_destination, regions, "region", ("origin",))
+        for i, crossing in enumerate(host.crossings):
+            ref(("hosts", name, "crossings", i), crossing, controllers, "controller")
     for name, region in s.regions.items():
         ref(("regions", name, "controller"), region.controller, controllers, "controller")
         if region.displacement_destination == name:

@@ -155,6 +155,8 @@ class Host(_Node):
     integration: Share = 0.5
     registered_share: Share = 0.9
     return_cost: NonNegative = 3.0
+    crossings: Items[str] = ()  # controllers whose territory the host's crossings open into; () every one
+    cross_line_cost: NonNegative = 0.0  # months of expenses more for a return across a front line
     border_open: bool = True
     deportation_rate: Share = 0.0
     deportation_targeting: Targeting = "unregistered"
