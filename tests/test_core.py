@@ -71,8 +71,8 @@ def test_events_have_ids_and_every_key_is_addressable():
         ({"decision.intercept.x": 1.0}, "<changes>: decision.intercept.x: decision.intercept is a value, not a table"),
         ({"hosts.turky.pressure": 0.5}, "<changes>: hosts.turky.pressure: no host 'turky' (did you mean 'turkey'?)"),
         (
-            {"events.1.id": "border_closure_1"},
-            '<changes>: events[1].id: "border_closure_1" is also the id of events[0]',
+            {"events.1.id": "nasib_closure"},
+            '<changes>: events[1].id: "nasib_closure" is also the id of events[0]',
         ),
     ],
 )
@@ -220,10 +220,14 @@ def test_run_from_a_saved_state_on_the_command_line(tmp_path, capsys):
 def test_set_on_the_command_line(tmp_path, capsys):
     out = tmp_path / "r"
     args = ["run", "--households-per-agent", "5000", "--months", "2", "--no-plot", "--quiet", "--out", str(out)]
-    assert main([*args, "--set", "decision.intercept=-4", "--set", "events.border_closure_1.end=2017-01"]) == 0
+    assert main([*args, "--set", "decision.intercept=-4", "--set", "events.nasib_closure.end=2017-01"]) == 0
     assert '"intercept": -4.0' in (out / "manifest.json").read_text()
     assert main([*args, "--set", "decision.intercept=abc"]) == 2
     assert '--set: decision.intercept = "abc": must be a number' in capsys.readouterr().err
+    # the Nasib closure had the default id border_closure_1 until it was named: the old id names the new one
+    assert main([*args, "--set", "events.border_closure_1.capacity=0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "events.border_closure_1: event 'border_closure_1' is now called 'nasib_closure'" in err
 
 
 # ------------------------------------------------------------------------ common random numbers

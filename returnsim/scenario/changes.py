@@ -25,6 +25,8 @@ __all__ = ["apply_changes", "keyword_path", "parse_assignment", "thaw"]
 
 #: tables of named places: a dotted key may change them, not add to them
 _NAMED = {"hosts": "host", "regions": "region", "controllers": "controller"}
+#: ids the baseline's events had by default before they were named: old id -> new id
+RENAMED_EVENT_IDS = {"border_closure_1": "nasib_closure"}
 
 
 def thaw(tree: Any) -> Any:
@@ -100,6 +102,9 @@ def _event_index(events: list, key: str, path: list[str], source: str) -> int:
     if key.isdigit() and int(key) < len(events):
         return int(key)
     known = [i for i in ids if i]
+    if RENAMED_EVENT_IDS.get(key) in ids:
+        new = RENAMED_EVENT_IDS[key]
+        raise ScenarioError([f"{source}: {'.'.join(path)}: event '{key}' is now called '{new}'; write events.{new}"])
     hint = difflib.get_close_matches(key, known, n=1)
     extra = f" (did you mean '{hint[0]}'?)" if hint else f" (known: {', '.join(known) or 'none'})"
     raise ScenarioError([f"{source}: {'.'.join(path)}: no event with id or index '{key}'{extra}"])
