@@ -24,7 +24,7 @@ location *l* from origin region *o* under controller *c*:
 
     q_i = \sigma(V_i)                      \text{(monthly hazard of intending to return, for those who hope)}
 
-    f_i = \sigma(\kappa (s_i - C_l)) \, b_l  \text{(feasibility: savings vs cost, border open)}
+    f_i = \sigma(\kappa (s_i - C_i)) \, b_l  \text{(feasibility: savings vs cost, border open)}
 
     p_i = \eta_i q_i f_i                   \text{(monthly probability of returning)}
 
@@ -33,7 +33,8 @@ with :math:`\sigma` the logistic function, :math:`\hat r_i` the perceived detent
 property-loss score, :math:`S_o` basic services and shelter functioning at origin, :math:`n_i` the share of
 network ties back home, :math:`a_i` attachment, :math:`g_i` integration, :math:`w_l` violence against
 refugees in their host (a war reaching them, ``host_conflict_shock``) and :math:`d_l` 1 for the internally
-displaced (near home, no border to cross). The survey-comparable intention is
+displaced (near home, no border to cross), and :math:`C_i` the cost of the journey (the host's, more across a
+front line, less when fleeing a war: ``tables.Tables``). The survey-comparable intention is
 :math:`\eta_i (1-(1-q_i)^{12})`.
 
 >>> import numpy as np
