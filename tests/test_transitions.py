@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from returnsim import decision
 from returnsim.flows import Flows
-from returnsim.geography import Geography
+from returnsim.geography import Geography, month_label
 from returnsim.levers import ORIGIN, TARGETING, levers_at
 from returnsim.network import Ties, codes, count_news
 from returnsim.population import NEVER, Population, PropertyStatus, Status
@@ -1741,12 +1741,16 @@ def test_border_capacity_lets_a_share_of_the_usual_returns_through():
 def test_a_return_across_a_front_line_costs_more_and_follows_the_controller_of_the_month():
     """Alpha's crossings lead only into the government's territory: going home to the rebels' south costs
     ``cross_line_cost`` more; once the south changes hands it costs no more; a war in the host lowers the whole.
-    Beta lists no crossings (every controller) and IDPs cross no border: neither pays it."""
+    Beta's own cost is smaller; IDPs cross no border and pay none; a host listing no crossings charges none."""
     events = [
         {"type": "control_change", "month": "2020-02", "region": "south", "controller": "gov"},
         {"type": "host_conflict_shock", "month": "2020-03", "host": "alpha", "violence": 0.5},
     ]
-    s = scenario(events, **{"hosts.alpha.crossings": ["gov"], "hosts.alpha.cross_line_cost": 2.0})
+    s = scenario(
+        events,
+        **{"hosts.alpha.crossings": ["gov"], "hosts.alpha.cross_line_cost": 2.0},
+        **{"hosts.beta.crossings": ["gov"], "hosts.beta.cross_line_cost": 1.0},
+    )
     rows = [{"origin": 0}, {"origin": 1}, {"location": BETA, "origin": 1}, {"location": NORTH, "origin": 1}]
     costs = []
     for t in range(3):
@@ -1755,10 +1759,22 @@ def test_a_return_across_a_front_line_costs_more_and_follows_the_controller_of_t
         costs.append(tab.return_cost[st_.cell].tolist())
         eta, q, p = decide_module.hazards(st_, tab, s)
         np.testing.assert_allclose(p, eta * q * decision.expit(1.5 * (5.0 - np.array(costs[-1]))), rtol=1e-5)
-    np.testing.assert_allclose(costs, [[3.0, 5.0, 3.0, 0.5], [3.0, 3.0, 3.0, 0.5], [1.5, 1.5, 3.0, 0.5]])
+    np.testing.assert_allclose(costs, [[3.0, 5.0, 4.0, 0.5], [3.0, 3.0, 3.0, 0.5], [1.5, 1.5, 3.0, 0.5]])
     plain = scenario(events)
     g = Geography.from_scenario(plain)
     assert Tables.build(plain, g, levers_at(plain, g, 0), st_.livelihood).return_cost.max() == 3.0
+
+
+def test_a_region_naming_no_displacement_destination_sends_its_displaced_to_the_next_region():
+    east = {"controller": "gov", "prewar_population": 50000}
+    s = scenario(**{"regions.east": east, "regions.north.displacement_destination": "east"})
+    s = s.with_changes({"regions.south.displacement_destination": ""})
+    # north names east; south names none: the next region, east; east names none: the next, north (wrapping)
+    assert Geography.from_scenario(s).displacement_destination.tolist() == [2, 2, 0]
+
+
+def test_month_labels_count_on_from_the_start():
+    assert [month_label("2019-11", k) for k in (0, 1, 2, 14)] == ["2019-11", "2019-12", "2020-01", "2021-01"]
 
 
 def test_levels_rates_and_quotas_act_pro_rata_in_a_month_an_event_covers_in_part():
