@@ -44,11 +44,11 @@ class Flows:
     """This month's flows (persons unless stated) and the changes that carry them out.
 
     Arrays ``*_from`` are by the location people left: one entry per host, then one for all IDP locations;
-    ``returns_voluntary_to`` is by the region refugees went back to (one entry per origin region).
+    ``returns_voluntary_to`` is refugees' by the host they left and the region they went back to (hosts x regions).
     """
 
     returns_voluntary_from: np.ndarray = field(default_factory=_zero_by_location)
-    returns_voluntary_to: np.ndarray = field(default_factory=_zero_by_location)  # refugees only (not IDPs)
+    returns_voluntary_to: np.ndarray = field(default_factory=_zero_by_location)  # refugees only: host x region
     returns_forced_from: np.ndarray = field(default_factory=_zero_by_location)
     detained: float = 0.0  # persons arrested (each arrest takes one member)
     detained_on_arrival: float = 0.0

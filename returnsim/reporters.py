@@ -58,6 +58,7 @@ def columns(geo: Geography) -> list[str]:
         *(f"returns_voluntary_{h}" for h in hosts),
         *(f"returns_forced_{h}" for h in hosts),
         *(f"returns_voluntary_to_{r}" for r in geo.region_names),
+        *(f"returns_voluntary_{h}_to_{r}" for h in hosts for r in geo.region_names),
         "properties_confiscated",
         "returnees_in_poverty_share",
         "mean_perceived_risk",
@@ -99,8 +100,12 @@ def indicators(state: State, flows: Flows, levers: Levers, params: Scenario, mon
         out[name] = float(getattr(flows, name))
     out |= {f"returns_voluntary_{h}": float(v) for h, v in zip(g.host_names, vol[:nH], strict=True)}
     out |= {f"returns_forced_{h}": float(v) for h, v in zip(g.host_names, forced[:nH], strict=True)}
+    by_pair = flows.returns_voluntary_to
+    out |= {f"returns_voluntary_to_{r}": float(v) for r, v in zip(g.region_names, by_pair.sum(axis=0), strict=True)}
     out |= {
-        f"returns_voluntary_to_{r}": float(v) for r, v in zip(g.region_names, flows.returns_voluntary_to, strict=True)
+        f"returns_voluntary_{h}_to_{r}": float(by_pair[i, j])
+        for i, h in enumerate(g.host_names)
+        for j, r in enumerate(g.region_names)
     }
     out["properties_confiscated"] = float(state.confiscated[0])
     home = state.at_home()

@@ -51,7 +51,7 @@ def advance(state: State, levers: Levers, params: Scenario, streams: Streams) ->
     total = Flows(
         returns_voluntary_from=np.zeros(by_location),
         returns_forced_from=np.zeros(by_location),
-        returns_voluntary_to=np.zeros(state.geo.n_regions),
+        returns_voluntary_to=np.zeros((state.geo.n_hosts, state.geo.n_regions)),
     )
     for stage in STAGES:
         flows = stage(state, levers, params, streams)

@@ -274,8 +274,9 @@ def context(hosts: Sequence[str] = VERIFIED_HOSTS) -> list[Target]:
     government's reports (2017, 2018) and the government's own cumulative claim (the model counts from its
     start, January 2017, the claim from 2016), each beside the model's voluntary and forced returns from Turkey;
     and the UN estimate of 2017's returns beside the verified hosts' voluntary returns. Family
-    ``returns_to_region``: refugees' returns to one region of origin (``returns_voluntary_to_<region>``, from
-    every host: an upper bound for a figure counted from one host only)."""
+    ``returns_to_region``: refugees' returns to one region of origin, from the host the figure was counted in
+    (``returns_voluntary_<host>_to_<region>``), or from every host when the row names none
+    (``returns_voluntary_to_<region>``)."""
     out: list[Target] = []
     verified = tuple(f"returns_voluntary_{h}" for h in hosts)
     for row in observed.load("returns_annual").query("series != 'unhcr_verified'").itertuples():
@@ -306,8 +307,11 @@ def context(hosts: Sequence[str] = VERIFIED_HOSTS) -> list[Target]:
         )
     for row in observed.load("returns_to_region").itertuples():
         first, last = period_months(str(row.period))
-        column = (f"returns_voluntary_to_{row.region}",)
-        label = f"{row.region} {row.period}"
+        counted_in = row.host if isinstance(row.host, str) and row.host else ""
+        column = (
+            f"returns_voluntary_{counted_in}_to_{row.region}" if counted_in else f"returns_voluntary_to_{row.region}",
+        )
+        label = f"{counted_in} to {row.region} {row.period}" if counted_in else f"{row.region} {row.period}"
         out.append(
             Target("returns_to_region", label, float(row.refugee_returns), column, first, last, "sum", row.source)
         )

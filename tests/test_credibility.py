@@ -404,14 +404,15 @@ def test_quick_mode_measures_the_noise_with_seeds_the_search_did_not_use():
 
 
 def test_where_refugees_went_back_to_is_shown_beside_the_model_as_context():
-    """UNHCR Jordan's share of returns to Daraa (2018 Q4) is set beside the model's returns to Daraa from every
-    host, and is neither fitted nor checked."""
+    """UNHCR Jordan's share of returns to Daraa (2018 Q4) is set beside the model's returns from Jordan to Daraa,
+    and is neither fitted nor checked."""
     (daraa,) = [x for x in T.context() if x.family == "returns_to_region"]
-    assert (daraa.label, daraa.observed, daraa.columns) == ("daraa 2018Q4", 3000.0, ("returns_voluntary_to_daraa",))
+    columns = ("returns_voluntary_jordan_to_daraa",)
+    assert (daraa.label, daraa.observed, daraa.columns) == ("jordan to daraa 2018Q4", 3000.0, columns)
     assert (daraa.first, daraa.last) == ("2018-10", "2018-12") and "returns_to_region" not in T.FAMILIES
     months = np.array([f"2018-{m:02d}" for m in range(1, 13)])
     to_daraa = np.arange(12.0)
-    assert daraa.value({"month": months, "returns_voluntary_to_daraa": to_daraa}) == 9 + 10 + 11
+    assert daraa.value({"month": months, "returns_voluntary_jordan_to_daraa": to_daraa}) == 9 + 10 + 11
 
 
 def test_refinement_picks_the_best_of_the_finer_run_and_resumes(tmp_path):

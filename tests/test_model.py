@@ -61,6 +61,12 @@ def test_totals_in_timeseries_add_up(toy):
     assert (df["returns_voluntary"] == df["returns_voluntary_refugees"] + df["returns_voluntary_idps"]).all()
     to = df[[c for c in df.columns if c.startswith("returns_voluntary_to_")]]
     assert to.shape[1] == 2 and (to.sum(axis=1) == df["returns_voluntary_refugees"]).all()
+    for h in ("alpha", "beta"):  # by host and region: each host's returns, and each region's over the hosts
+        pairs = df[[f"returns_voluntary_{h}_to_{r}" for r in ("north", "south")]]
+        assert (pairs.sum(axis=1) == df[f"returns_voluntary_{h}"]).all()
+    for r in ("north", "south"):
+        pairs = df[[f"returns_voluntary_{h}_to_{r}" for h in ("alpha", "beta")]]
+        assert (pairs.sum(axis=1) == df[f"returns_voluntary_to_{r}"]).all()
 
 
 def test_same_seed_same_output_and_different_seed_differs():

@@ -548,7 +548,8 @@ def test_temporarily_displaced_come_home_when_due_as_voluntary_returns_from_wher
     assert pop.status.tolist() == [RETURNED, RETURNED, RETURNED, DISPLACED, DETAINED, RETURNED, DEPARTED]
     assert pop.arrived.tolist() == [t, t, NEVER, NEVER, NEVER, t, NEVER]
     np.testing.assert_array_equal(flows.returns_voluntary_from, [4 * 2, 2 * 2, 3 * 2])
-    np.testing.assert_array_equal(flows.returns_voluntary_to, [4 * 2, 2 * 2])  # refugees by region: north, south
+    # refugees by host left (rows: alpha, beta) and region gone back to (columns: north, south)
+    np.testing.assert_array_equal(flows.returns_voluntary_to, [[4 * 2, 0], [0, 2 * 2]])
     assert not pop.forced.any()
     st_ = build(rows[3:4], s, t=t)
     assert run(come_back, st_, s).changes == ()
@@ -836,7 +837,7 @@ def test_decide_sends_home_those_whose_draw_is_below_their_probability_and_they_
     # savings less the cost of the journey, never below 0: alpha's 3 months, the IDPs' 0.5
     np.testing.assert_allclose(pop.savings, [1.0, 0.0, 2.0, 9.0])
     np.testing.assert_array_equal(flows.returns_voluntary_from, [40.0, 0.0, 40.0])
-    np.testing.assert_array_equal(flows.returns_voluntary_to, [40.0, 0.0])  # the refugee, by region: not the IDP
+    np.testing.assert_array_equal(flows.returns_voluntary_to, [[40.0, 0.0], [0.0, 0.0]])  # the refugee, not the IDP
 
 
 def test_decide_reports_the_intention_and_hope_to_return_of_refugee_households():
@@ -2167,11 +2168,13 @@ def test_flows_count_what_the_changes_do(world):
         flows = stage(state, levers_at(s, state.geo, state.t), s, streams)
         state.apply(flows.changes)
         came_home = (pop.arrived == state.t) & (before["arrived"] != state.t)
-        if stage in (decide, come_back):  # refugees' returns by the region they went back to
-            abroad = came_home & (before["location"] < state.geo.n_hosts)
-            by_region = np.bincount(pop.origin[abroad], before["size"][abroad] * w, minlength=state.geo.n_regions)
-            to = flows.returns_voluntary_to if len(flows.returns_voluntary_to) else np.zeros(state.geo.n_regions)
-            np.testing.assert_array_equal(to, by_region)
+        if stage in (decide, come_back):  # refugees' returns by the host they left and the region they went to
+            g = state.geo
+            abroad = came_home & (before["location"] < g.n_hosts)
+            pair = before["location"][abroad].astype(int) * g.n_regions + pop.origin[abroad]
+            by_pair = np.bincount(pair, before["size"][abroad] * w, minlength=g.n_hosts * g.n_regions)
+            to = flows.returns_voluntary_to if len(flows.returns_voluntary_to) else np.zeros((g.n_hosts, g.n_regions))
+            np.testing.assert_array_equal(to, by_pair.reshape(g.n_hosts, g.n_regions))
         if stage is decide:
             assert flows.returns_voluntary_from.sum() == (before["size"][came_home] * w).sum()
             assert not pop.forced[came_home].any()

@@ -27,7 +27,10 @@ INTACT, DAMAGED, DESTROYED, OCCUPIED, CONFISCATED = (np.int8(p) for p in Propert
 
 
 def refugees_to(state, rows: np.ndarray, left: np.ndarray, persons: np.ndarray) -> np.ndarray:
-    """Persons of the returning ``rows`` who came from a host (``left``: their location before, hosts first),
-    by the region they went back to."""
-    abroad = left < state.geo.n_hosts
-    return np.bincount(state.pop.origin[rows][abroad], weights=persons[abroad], minlength=state.geo.n_regions)
+    """Persons of the returning ``rows`` who came from a host (``left``: their location before, hosts first), by
+    that host and the region they went back to: an array of shape (hosts, regions)."""
+    g = state.geo
+    abroad = left < g.n_hosts
+    pair = left[abroad].astype(np.int64) * g.n_regions + state.pop.origin[rows][abroad]
+    out = np.bincount(pair, weights=persons[abroad], minlength=g.n_hosts * g.n_regions)
+    return out.reshape(g.n_hosts, g.n_regions)
