@@ -415,6 +415,15 @@ def test_where_refugees_went_back_to_is_shown_beside_the_model_as_context():
     assert daraa.value({"month": months, "returns_voluntary_jordan_to_daraa": to_daraa}) == 9 + 10 + 11
 
 
+def test_a_regional_figure_that_names_no_host_is_set_beside_the_returns_from_every_host(monkeypatch):
+    real = observed.load
+    row = {"period": "2019", "host": float("nan"), "region": "homs", "refugee_returns": 10.0, "source": "s"}
+    fake = {"returns_to_region": pd.DataFrame([row])}
+    monkeypatch.setattr(T.observed, "load", lambda name: fake[name] if name in fake else real(name))
+    (homs,) = [x for x in T.context() if x.family == "returns_to_region"]
+    assert (homs.label, homs.columns) == ("homs 2019", ("returns_voluntary_to_homs",))
+
+
 def test_refinement_picks_the_best_of_the_finer_run_and_resumes(tmp_path):
     """The best candidates of the search are run again at a finer scale; the best reported is the finer run's,
     with its loss there, and a rerun evaluates nothing again."""
