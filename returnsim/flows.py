@@ -44,7 +44,8 @@ class Flows:
     """This month's flows (persons unless stated) and the changes that carry them out.
 
     Arrays ``*_from`` are by the location people left: one entry per host, then one for all IDP locations;
-    ``returns_voluntary_to`` is refugees' by the host they left and the region they went back to (hosts x regions).
+    ``returns_voluntary_to`` holds refugees' returns by the host they left and the region they went back to (an
+    array of hosts x regions).
     """
 
     returns_voluntary_from: np.ndarray = field(default_factory=_zero_by_location)

@@ -1766,10 +1766,15 @@ def test_a_return_across_a_front_line_costs_more_and_follows_the_controller_of_t
     assert Tables.build(plain, g, levers_at(plain, g, 0), st_.livelihood).return_cost.max() == 3.0
 
 
+def test_a_host_listing_no_crossings_reaches_every_controller_whatever_its_cross_line_cost():
+    s = scenario(**{"hosts.alpha.cross_line_cost": 2.0})
+    assert not Geography.from_scenario(s).cross_line_cost.any()
+
+
 def test_a_region_naming_no_displacement_destination_sends_its_displaced_to_the_next_region():
     east = {"controller": "gov", "prewar_population": 50000}
-    s = scenario(**{"regions.east": east, "regions.north.displacement_destination": "east"})
-    s = s.with_changes({"regions.south.displacement_destination": ""})
+    changes = {"regions.north.displacement_destination": "east", "regions.south.displacement_destination": ""}
+    s = scenario(**{"regions.east": east, **changes})
     # north names east; south names none: the next region, east; east names none: the next, north (wrapping)
     assert Geography.from_scenario(s).displacement_destination.tolist() == [2, 2, 0]
 
