@@ -201,14 +201,8 @@ def _households(s: Scenario, g: Geography, levers: Levers, rng, weight: int, loc
         exposed=exposed,
         registered=registered,
         property=property_status,
-        skill=rng.lognormal(-0.5 * pop_cfg.skill_sigma**2, pop_cfg.skill_sigma, n).astype(np.float32),
-        savings=rng.exponential(pop_cfg.savings_mean, n).astype(np.float32),
-        months_displaced=rng.integers(pop_cfg.months_displaced_min, pop_cfg.months_displaced_max + 1, n).astype(
-            np.int16
-        ),
         perceived_risk=np.minimum(actual * pop_cfg.initial_risk_bias, 1.0).astype(np.float32),
-        info_confidence=_beta_mean(rng, pop_cfg.info_confidence_mean, n, pop_cfg.trait_concentration),
-        attachment=_beta_mean(rng, pop_cfg.attachment_mean, n, pop_cfg.trait_concentration),
+        **draw_traits(pop_cfg, rng, n),
         status=np.asarray(status, np.int8),
         detained=np.zeros(n, np.int8),
         forced=np.zeros(n, bool),
@@ -216,6 +210,23 @@ def _households(s: Scenario, g: Geography, levers: Levers, rng, weight: int, loc
         return_due=np.full(n, NEVER, np.int16),
         weight=weight,
     )
+
+
+#: the columns :func:`draw_traits` draws: a household's traits, redrawn when the start selects who has stayed
+TRAITS = ("skill", "savings", "months_displaced", "info_confidence", "attachment")
+
+
+def draw_traits(pop_cfg, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """The traits (:data:`TRAITS`) of ``n`` households, drawn from ``pop_cfg``'s distributions in this order."""
+    return {
+        "skill": rng.lognormal(-0.5 * pop_cfg.skill_sigma**2, pop_cfg.skill_sigma, n).astype(np.float32),
+        "savings": rng.exponential(pop_cfg.savings_mean, n).astype(np.float32),
+        "months_displaced": rng.integers(pop_cfg.months_displaced_min, pop_cfg.months_displaced_max + 1, n).astype(
+            np.int16
+        ),
+        "info_confidence": _beta_mean(rng, pop_cfg.info_confidence_mean, n, pop_cfg.trait_concentration),
+        "attachment": _beta_mean(rng, pop_cfg.attachment_mean, n, pop_cfg.trait_concentration),
+    }
 
 
 def _beta_mean(rng: np.random.Generator, mean: float, n: int, concentration: float) -> np.ndarray:

@@ -35,6 +35,7 @@ from returnsim.scenario import Scenario, ScenarioError, load_scenario
 from returnsim.schedule import advance
 from returnsim.state import State, StateError
 from returnsim.streams import Draw, Streams
+from returnsim.transitions.decide import select_stayed
 from returnsim.transitions.livelihoods import steady_savings
 
 __all__ = ["Result", "Simulation", "as_scenario", "run", "simulate"]
@@ -133,6 +134,8 @@ class Simulation:
         )
         if s.economy.savings_spend > 0:  # start where the savings rule settles (livelihoods.steady_savings)
             pop.savings[:] = steady_savings(state, start, s)
+        if select_stayed(state, start, s, self.streams.generator(Draw.SYNTHESIS, salt=2)) and s.economy.savings_spend:
+            pop.savings[:] = steady_savings(state, start, s)  # of the skills kept
         return state
 
     @staticmethod

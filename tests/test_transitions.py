@@ -1331,7 +1331,10 @@ def test_a_run_starts_from_steady_savings_only_when_households_spend():
     plain = Simulation("baseline", households_per_agent=1000)  # the baseline spends nothing: exponential start
     assert plain.params.economy.savings_spend == 0.0
     assert not np.allclose(plain.state.pop.savings, sim.state.pop.savings)
-    np.testing.assert_array_equal(plain.state.pop.skill, sim.state.pop.skill)  # the same draws otherwise
+    unselected = {"population.survived_months": 0}  # (the selection of who stayed weighs savings too)
+    a = Simulation(plain.params.with_changes(unselected), households_per_agent=1000)
+    b = Simulation(spend.with_changes(unselected), households_per_agent=1000)
+    np.testing.assert_array_equal(a.state.pop.skill, b.state.pop.skill)  # the same draws otherwise
 
 
 def test_displaced_households_gain_members_at_the_growth_rate_up_to_the_largest_size():
@@ -2334,3 +2337,39 @@ def test_higher_rates_touch_more_households(world, factor):
     assert not (
         moved_by(redisplace, s, state, seed, "status") & ~moved_by(redisplace, worse, state, seed, "status")
     ).any()
+
+
+def _start(scenario, **kw):
+    from returnsim.simulation import Simulation
+
+    sim = Simulation(scenario, **kw)
+    rows = np.flatnonzero(sim.state.displaced())
+    tab = Tables.build(sim.params, sim.geo, sim.levers(0), sim.state.livelihood)
+    p = decide_module.hazards(sim.state, tab, sim.params, rows)[2].astype(np.float64)
+    return sim, rows, p
+
+
+def test_the_start_keeps_the_traits_of_households_that_stayed_through_its_months(toy):
+    """Rejection sampling: the traits kept follow the drawn ones weighted by s = (1 - p) ** M, so in each place
+    cell the kept mean of s is E[s^2] / E[s] over unselected draws (one redraw, or weighting by 1 - p, differ)."""
+    big = {"hosts.alpha.refugees": 400000, "hosts.beta.refugees": 200000, "idps.persons": 200000}
+    big |= {"decision.intercept": -1.0, "decision.attachment": 4.0, "hope.intercept": 2.0}
+    months = 6
+    plain, rows, p0 = _start(toy(**big))
+    kept, rows1, p1 = _start(toy(**big, **{"population.survived_months": months}))
+    for name in ("location", "origin", "size", "status", "registered", "property"):  # the stocks do not change
+        np.testing.assert_array_equal(getattr(plain.state.pop, name), getattr(kept.state.pop, name))
+    np.testing.assert_array_equal(rows, rows1)
+    s0, s1 = (1.0 - p0) ** months, (1.0 - p1) ** months
+    # households drawn alike: one place cell (a place and a profile) and one perceived risk
+    risk = np.unique(plain.state.pop.perceived_risk[rows], return_inverse=True)[1]
+    kinds = plain.state.cell[rows] * (risk.max() + 1) + risk
+    counts = np.bincount(kinds)
+    assert (counts >= 5000).sum() >= 8
+    for c in np.flatnonzero(counts >= 5000):
+        here = kinds == c
+        expected = (s0[here] ** 2).mean() / s0[here].mean()
+        assert s1[here].mean() == pytest.approx(expected, rel=0.02), c
+        assert s1[here].mean() > s0[here].mean() + 0.02  # the test has power: the selection moves it
+    redrawn = np.flatnonzero(plain.state.pop.attachment != kept.state.pop.attachment)
+    assert 0 < len(redrawn) < len(rows)

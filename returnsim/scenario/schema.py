@@ -55,6 +55,7 @@ class Population(_Node):
     growth_annual: Annotated[float, _between(0.0, 0.2)] = 0.0
     max_household_size: Annotated[int, _between(1, limits.MAX_HOUSEHOLD_SIZE)] = 30
     trait_concentration: Positive = 4.0
+    survived_months: Annotated[float, _between(0.0, limits.MAX_MONTHS_DISPLACED)] = 0.0
 
 
 class Network(_Node):

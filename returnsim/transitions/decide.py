@@ -18,13 +18,14 @@ import numpy as np
 from returnsim import decision, parallel
 from returnsim.flows import Change, Flows
 from returnsim.levers import Levers
+from returnsim.population import draw_traits
 from returnsim.scenario import Scenario
 from returnsim.state import State
 from returnsim.streams import Draw, Streams
 from returnsim.tables import Tables
 from returnsim.transitions import RETURNED, refugees_to
 
-__all__ = ["decide", "hazards", "inputs"]
+__all__ = ["decide", "hazards", "inputs", "select_stayed"]
 
 
 @functools.lru_cache(maxsize=8)
@@ -130,6 +131,34 @@ def hazards(state: State, tab: Tables, params: Scenario, rows=slice(None), out=N
     p *= q
     p *= eta
     return eta, q, p
+
+
+#: rounds of redrawing at most; a household still drawn away after them keeps its last traits
+SELECTION_ROUNDS = 1000
+
+
+def select_stayed(state: State, levers: Levers, params: Scenario, rng: np.random.Generator) -> int:
+    """Draw the displaced households' traits given that they have stayed displaced through
+    ``population.survived_months`` months of the start's conditions (docs/ODD.md 5, "selection"): a household
+    whose return probability is ``p`` this month stays through them with probability ``(1 - p) ** M``; one that
+    would not have stayed has its traits (``population.TRAITS``) drawn again, until it stays or after
+    :data:`SELECTION_ROUNDS` rounds (rejection sampling: the traits kept follow their drawn distribution weighted
+    by ``(1 - p) ** M``). Places, origins and the rest are kept, so the stocks do not change. Changes
+    ``state.pop`` in place; returns the number of redraws."""
+    months = params.population.survived_months
+    if months <= 0:
+        return 0
+    tab = Tables.build(params, state.geo, levers, state.livelihood)
+    pop, rows, redrawn = state.pop, np.flatnonzero(state.displaced()), 0
+    for _ in range(SELECTION_ROUNDS):
+        p = hazards(state, tab, params, rows)[2].astype(np.float64)
+        gone = rows[rng.random(len(rows)) >= np.power(1.0 - p, months)]
+        if not len(gone):
+            break
+        for name, values in draw_traits(params.population, rng, len(gone)).items():
+            getattr(pop, name)[gone] = values
+        rows, redrawn = gone, redrawn + len(gone)
+    return redrawn
 
 
 def _expit_in_place(x: np.ndarray) -> np.ndarray:
