@@ -89,10 +89,11 @@ STRESS_CHANGES = {
     "decision.internal": 1.0,
     "hope.violence": 3.0,
     "hope.property_loss": 1.0,
-    "hope.intercept": 1.0,
+    "hope.intercept": -2.0,  # most hope (about 93 %), and hope still differs between households
     "decision.feasibility_slope": 1.5,
     "decision.detention_risk": 20.0,
     "economy.savings_spend": 0.05,  # savings spent as well as saved, from the steady state (docs/ODD.md 7.8)
+    "population.survived_months": 0.0,  # keep the busy households (the reference starts from the model's state)
     **{f"hosts.{h}.return_cost": 1.0 for h in ("turkey", "lebanon", "jordan", "iraq", "egypt", "europe")},
     **{f"controllers.{c}.detention_on_return": 0.03 for c in ("government", "opposition", "turkish_backed", "sdf")},
     **{f"controllers.{c}.detention_monthly": 0.005 for c in ("government", "opposition", "turkish_backed", "sdf")},

@@ -327,6 +327,10 @@ def test_the_library_calibration_file_is_valid():
     assert len(spec.parameters) >= 8 and set(spec.quick.parameters) <= {p.name for p in spec.parameters}
 
 
+#: parameters the last local search freed for the first time, searched over a wider box than the others
+FIRST_FREED = {"pressure"}
+
+
 def test_the_local_calibration_searches_inside_the_full_ranges_around_its_start():
     full = {p.name: p for p in load_spec("experiments/calibration.toml").parameters}
     local = load_spec("experiments/calibration_local.toml")
@@ -334,7 +338,8 @@ def test_the_local_calibration_searches_inside_the_full_ranges_around_its_start(
     for p in local.parameters:
         wide = full[p.name]
         assert wide.low <= p.low <= p.start <= p.high <= wide.high, p.name
-        assert p.high - p.low <= 0.31 * (wide.high - wide.low), p.name
+        limit = 0.7 if p.name in FIRST_FREED else 0.31
+        assert p.high - p.low <= limit * (wide.high - wide.low), p.name
 
 
 def test_the_savings_calibration_is_the_local_search_with_spending_freed():

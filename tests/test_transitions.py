@@ -2373,3 +2373,22 @@ def test_the_start_keeps_the_traits_of_households_that_stayed_through_its_months
         assert s1[here].mean() > s0[here].mean() + 0.02  # the test has power: the selection moves it
     redrawn = np.flatnonzero(plain.state.pop.attachment != kept.state.pop.attachment)
     assert 0 < len(redrawn) < len(rows)
+
+
+def test_a_start_that_selects_who_stayed_opens_without_a_burst_of_returns():
+    from returnsim.simulation import Simulation
+
+    plain = Simulation("baseline", households_per_agent=100)
+    assert plain.params.population.survived_months == 12
+    plain_params = plain.params.with_changes({"population.survived_months": 0})
+    runs = {
+        m: Simulation(plain_params.with_changes({"population.survived_months": m}), households_per_agent=100)
+        for m in (0, 12)
+    }
+    first = {m: sim.step()["returns_voluntary"] for m, sim in runs.items()}
+    second = {m: sim.step()["returns_voluntary"] for m, sim in runs.items()}
+    assert first[0] > 2.0 * second[0]  # unselected: the households likely to go all go in the first month
+    assert first[12] < 1.3 * second[12]
+    stayers = runs[0].state.pop.status == Status.STAYER  # people at home are not selected
+    assert stayers.any()
+    np.testing.assert_array_equal(runs[0].state.pop.skill[stayers], runs[12].state.pop.skill[stayers])

@@ -5,7 +5,7 @@
 >>> sorted(base)[:3]
 ['detained', 'displaced_by_conflict', 'intend_return_12m_pct']
 >>> keen = experiment(months=6, households_per_agent=1000, seed=1, decision__intercept=-4.5)
->>> keen["returns_voluntary_refugees"] > 2 * base["returns_voluntary_refugees"]
+>>> keen["returns_voluntary_refugees"] > 1.5 * base["returns_voluntary_refugees"]
 True
 
 With EMA Workbench (not a dependency of returnsim), parameter names must be identifiers, so write the
