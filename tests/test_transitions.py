@@ -2392,3 +2392,25 @@ def test_a_start_that_selects_who_stayed_opens_without_a_burst_of_returns():
     stayers = runs[0].state.pop.status == Status.STAYER  # people at home are not selected
     assert stayers.any()
     np.testing.assert_array_equal(runs[0].state.pop.skill[stayers], runs[12].state.pop.skill[stayers])
+
+
+def test_selection_counts_its_redraws_and_does_nothing_at_zero_months(toy, monkeypatch):
+    from returnsim.simulation import Simulation
+
+    lively = {"hosts.alpha.refugees": 40000, "decision.intercept": -1.0, "hope.intercept": 2.0}
+    sim = Simulation(toy(**lively))  # survived_months 0: traits as drawn
+    drawn = []
+    real = decide_module.draw_traits
+    monkeypatch.setattr(decide_module, "draw_traits", lambda cfg, rng, n: drawn.append(n) or real(cfg, rng, n))
+    before = sim.state.pop.attachment.copy()
+    for months, expect_change in ((0.0, False), (1.0, True), (6.0, True)):
+        drawn.clear()
+        params = sim.params.with_changes({"population.survived_months": months})
+        redrawn = decide_module.select_stayed(sim.state, sim.levers(0), params, np.random.default_rng(5))
+        changed = int((sim.state.pop.attachment != before).sum())
+        assert redrawn == sum(drawn)  # the traits drawn again, over every round
+        if expect_change:
+            assert 0 < changed <= redrawn  # a row may be drawn again more than once
+        else:
+            assert redrawn == 0 and changed == 0
+        before = sim.state.pop.attachment.copy()
