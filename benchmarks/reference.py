@@ -790,7 +790,7 @@ class RefHousehold(mesa.Agent):
             self.detained -= 1
             self.size += 1
             if self.status == DETAINED:
-                self.status = RETURNED if self.at_home() else REDISPLACED
+                self.status = RETURNED if self.at_home() else DISPLACED  # deported elsewhere: never home
             m.flow["released"] += m.weight
         if arrest:
             self.size -= 1

@@ -1088,7 +1088,7 @@ def test_releases_come_before_arrests_and_a_wholly_detained_household_regains_it
     s = scenario(**SECURITY)
     rows = [
         {"location": NORTH, "size": 0, "detained": 1, "status": DETAINED, "arrived": 0},  # released, home
-        {"location": SOUTH, "size": 0, "detained": 2, "status": DETAINED, "arrived": 0},  # away: re-displaced
+        {"location": SOUTH, "size": 0, "detained": 2, "status": DETAINED, "arrived": 0},  # deported elsewhere
         {"location": NORTH, "size": 3, "detained": 1, "arrived": 0},  # one released, stays returned
         {"location": NORTH, "size": 0, "detained": 1, "status": DETAINED, "arrived": 0},  # not released
         {"location": NORTH, "size": 2, "detained": 1, "arrived": 0},  # released and arrested again
@@ -1100,7 +1100,7 @@ def test_releases_come_before_arrests_and_a_wholly_detained_household_regains_it
     pop = st_.pop
     assert pop.size.tolist() == [1, 1, 4, 0, 2, 1]
     assert pop.detained.tolist() == [0, 1, 0, 1, 1, 1]
-    assert pop.status.tolist() == [RETURNED, REDISPLACED, RETURNED, DETAINED, RETURNED, RETURNED]
+    assert pop.status.tolist() == [RETURNED, DISPLACED, RETURNED, DETAINED, RETURNED, RETURNED]
     assert flows.released == 5 * 5 and flows.detained == 2 * 5
 
 

@@ -6,7 +6,9 @@ home is arrested each month with ``detention_monthly`` of its origin's controlle
 guarantee factor in force for its profile, and the profile multipliers (``decision.detention_probability``;
 deportees carry the forced-return multiplier). An arrest takes one member (``size`` down, ``detained`` up); a
 household with nobody left at liberty is wholly ``DETAINED``. Each month one detained member of a household may
-be released (``security.release_monthly``) and rejoins it where it lives.
+be released (``security.release_monthly``) and rejoins it where it lives: a wholly detained household released
+at home is ``RETURNED`` again; one away from home (deported elsewhere than its origin) is ``DISPLACED`` again, as it
+was before the arrest (it has not been home).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from returnsim.levers import Levers
 from returnsim.scenario import Scenario
 from returnsim.state import State
 from returnsim.streams import Draw, Streams
-from returnsim.transitions import DETAINED, REDISPLACED, RETURNED
+from returnsim.transitions import DETAINED, DISPLACED, RETURNED
 
 __all__ = ["detention_risk", "security"]
 
@@ -69,7 +71,7 @@ def security(state: State, levers: Levers, params: Scenario, streams: Streams) -
         changes=(
             Change("detained", released, -1, add=True),
             Change("size", released, 1, add=True),
-            Change("status", emptied, np.where(at_home, RETURNED, REDISPLACED)),
+            Change("status", emptied, np.where(at_home, RETURNED, DISPLACED)),
             Change("detained", new, 1, add=True),
             Change("size", new, -1, add=True),
             Change("status", new[size_after == 0], DETAINED),
