@@ -212,12 +212,9 @@ def _households(s: Scenario, g: Geography, levers: Levers, rng, weight: int, loc
     )
 
 
-#: the columns :func:`draw_traits` draws: a household's traits, redrawn when the start selects who has stayed
-TRAITS = ("skill", "savings", "months_displaced", "info_confidence", "attachment")
-
-
 def draw_traits(pop_cfg, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
-    """The traits (:data:`TRAITS`) of ``n`` households, drawn from ``pop_cfg``'s distributions in this order."""
+    """The traits of ``n`` households (the columns it returns, drawn from ``pop_cfg``'s distributions in this
+    order): what the start's selection of who has stayed draws again."""
     return {
         "skill": rng.lognormal(-0.5 * pop_cfg.skill_sigma**2, pop_cfg.skill_sigma, n).astype(np.float32),
         "savings": rng.exponential(pop_cfg.savings_mean, n).astype(np.float32),

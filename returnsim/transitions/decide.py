@@ -141,7 +141,7 @@ def select_stayed(state: State, levers: Levers, params: Scenario, rng: np.random
     """Draw the displaced households' traits given that they have stayed displaced through
     ``population.survived_months`` months of the start's conditions (docs/ODD.md 5, "selection"): a household
     whose return probability is ``p`` this month stays through them with probability ``(1 - p) ** M``; one that
-    would not have stayed has its traits (``population.TRAITS``) drawn again, until it stays or after
+    would not have stayed has its traits (``population.draw_traits``) drawn again, until it stays or after
     :data:`SELECTION_ROUNDS` rounds (rejection sampling: the traits kept follow their drawn distribution weighted
     by ``(1 - p) ** M``). Places, origins and the rest are kept, so the stocks do not change. Changes
     ``state.pop`` in place; returns the number of redraws."""
