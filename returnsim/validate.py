@@ -58,12 +58,12 @@ def checks(frame) -> list[tuple[str, str, bool]]:
             if family == "returns_by_host":  # a factor: x1.5 either way
                 off = np.where(ratio > 0, np.maximum(ratio, 1 / np.where(ratio > 0, ratio, 1.0)), np.inf)
                 met = bool(part["within"].all())
-            else:  # a percentage: 15 % either way, as for the IDP stock (not the factor 1.15, -13 % below)
+            else:  # a share either way (targets.PERCENT_BANDS), not the factor 1.15 (-13 % below)
                 off = np.abs(ratio - 1)
-                met = bool(np.all(off <= 0.15))
+                met = bool(part["within"].all())
             i = int(np.argmax(off))
             label, worst = part["label"].iloc[i], float(off[i])
-            tol = "x1.5" if family == "returns_by_host" else "15 %"
+            tol = "x1.5" if family == "returns_by_host" else f"{100 * T.PERCENT_BANDS[family]:g} %"
             if not np.isfinite(worst):
                 shown = f"worst: none in the model for {label}"
             elif family == "returns_by_host":
@@ -79,7 +79,8 @@ def checks(frame) -> list[tuple[str, str, bool]]:
     part = _values(frame, "idp_stock")
     if len(part):
         worst = float(np.max(np.abs(part["ratio"] - 1)) * 100)
-        out.append(("IDP stock within 15 % each year", f"worst {worst:.1f} %", worst <= 15))
+        band = f"{100 * T.PERCENT_BANDS['idp_stock']:g} %"
+        out.append((f"IDP stock within {band} each year", f"worst {worst:.1f} %", bool(part["within"].all())))
     part = _values(frame, "idp_returns")
     part = part[part["label"] <= "2022"]
     if len(part):
@@ -147,7 +148,10 @@ def format_validation(v: Validation) -> str:
         if part.empty:
             continue
         target = family in T.FAMILIES
-        unit = f"within x{tol:g}" if kind == "ratio" else f"within {tol:g} points"
+        if family in T.PERCENT_BANDS:
+            unit = f"within {100 * T.PERCENT_BANDS[family]:g} %"
+        else:
+            unit = f"within x{tol:g}" if kind == "ratio" else f"within {tol:g} points"
         lines.append(f"{what} ({unit})" if target else what)
         lines.append(f"  {'':22s} {'observed':>12s} {'model':>12s} {'± sd':>10s} {'error':>9s}  period")
         for row in part.itertuples():

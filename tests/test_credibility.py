@@ -165,17 +165,10 @@ def test_validate_leaves_out_what_a_scenario_does_not_have(toy):
     assert "idp_stock" in families and not families & {"refugee_returns", "returns_by_host", "refugee_stock"}
 
 
-def _stock_frame(ratio: float):
-    return pd.DataFrame(
-        [
-            {
-                "family": "refugee_stock",
-                "label": "egypt 2023-12",
-                "ratio": ratio,
-                "within": abs(math.log(ratio)) <= math.log(1.15),
-            }
-        ]
-    )
+def _stock_frame(ratio: float, family: str = "refugee_stock"):
+    """``compare``'s frame for one stock point off by ``ratio`` (its ``within`` is the target's own rule)."""
+    point = T.Target(family, "egypt 2023-12", 154000.0, ("refugees_egypt",), "2023-12", "2023-12", "last", "")
+    return T.compare([_series(["2023-12"], refugees_egypt=[154000.0 * ratio])], [point])
 
 
 @pytest.mark.parametrize("ratio, met", [(0.86, True), (0.84, False), (1.14, True), (1.16, False)])
@@ -183,6 +176,19 @@ def test_refugee_stocks_are_within_15_percent_either_way(ratio, met):
     """15 % below is met, as for the IDP stock: the factor 1.15 would fail 0.86 (0.87 is its floor)."""
     ((_name, shown, ok),) = [c for c in checks(_stock_frame(ratio)) if c[0].startswith("refugee stocks")]
     assert ok is met and shown == f"worst {100 * (ratio - 1):+.1f} % (egypt 2023-12)"
+    ((_name, shown, ok),) = [c for c in checks(_stock_frame(ratio, "idp_stock")) if c[0].startswith("IDP stock")]
+    assert ok is met and shown == f"worst {100 * abs(ratio - 1):.1f} %"
+
+
+def test_the_table_marks_a_stock_by_the_targets_band_not_the_losss_factor():
+    """validate's table heads the stocks "within 15 %" and marks a point outside only when the target misses it."""
+    from returnsim.validate import Validation, format_validation
+
+    frame = pd.concat([_stock_frame(0.86), _stock_frame(0.84).assign(label="lebanon 2023-12")])
+    assert list(frame["within"]) == [True, False]
+    text = format_validation(Validation("s", [1], 10, "2021-12", frame, T.summary(frame), checks(frame)))
+    lines = text.split("registered refugees by host (within 15 %)\n")[1].split("\n\n")[0].splitlines()
+    assert [line.endswith("<- outside") for line in lines[1:]] == [False, True]
 
 
 def load_spec_seed() -> int:
