@@ -13,7 +13,8 @@ Families and their tolerances (those of the project's targets):
   that UNHCR's verification covers (the region's hosts, not Europe); within a factor of 1.5.
 - ``returns_by_host``: verified returns by host and period, and UNHCR's yearly returns by country of asylum
   where UNHCR does not flag them as including host-government reports (Turkey 2019 and 2021); within a
-  factor of 1.5.
+  factor of 1.5. Set beside the host's voluntary returns, or voluntary and forced where the figure counts
+  organised transfers too (its ``counted``: UNHCR Lebanon's estimates for 2017 and 2018).
 - ``refugee_stock``: registered refugees by host and date (Germany is not Europe: not compared); within 15 %.
 - ``intention``: % of refugees intending to return within 12 months, by RPIS wave (the surveyed hosts, the
   months of the wave's fieldwork); within 1.5 points.
@@ -46,6 +47,7 @@ from returnsim import observed
 
 __all__ = [
     "CONTEXT",
+    "COUNTED",
     "FAMILIES",
     "SHOWN",
     "Target",
@@ -78,6 +80,10 @@ SHOWN = {**FAMILIES, **CONTEXT}
 #: families whose target is a share either way (15 % below as well as above), not the factor their tolerance
 #: gives the loss's units (the factor 1.15 would put 0.86 outside: its floor is 0.87): what validate marks
 PERCENT_BANDS = {"refugee_stock": 0.15, "idp_stock": 0.15}
+#: what a figure of returns by host counts (``returns_by_host.csv``'s ``counted``): voluntary returns, or those
+#: with organised transfers (the Arsal evacuations of 2017 in UNHCR Lebanon's estimates), which the model makes
+#: by ``deportation`` events
+COUNTED = {"voluntary": ("voluntary",), "voluntary_and_forced": ("voluntary", "forced")}
 #: the hosts UNHCR's verified returns cover (the region's)
 VERIFIED_HOSTS = ("turkey", "lebanon", "jordan", "iraq", "egypt")
 
@@ -138,11 +144,13 @@ class Target:
 
 
 def period_months(period: str) -> tuple[str, str]:
-    """First and last month of a period of the observed tables: a year (``2022``), a quarter (``2024Q1``) or a
-    half-year (``2019H1``).
+    """First and last month of a period of the observed tables: a year (``2022``), a quarter (``2024Q1``), a
+    half-year (``2019H1``) or a span of months (``2018-01/2018-09``, both ends included).
 
     >>> period_months("2024Q2"), period_months("2019H2"), period_months("2022")
     (('2024-04', '2024-06'), ('2019-07', '2019-12'), ('2022-01', '2022-12'))
+    >>> period_months("2018-01/2018-09")
+    ('2018-01', '2018-09')
     """
     year, part = period[:4], period[4:]
     if len(year) == 4 and year.isdigit() and part == "":
@@ -151,7 +159,17 @@ def period_months(period: str) -> tuple[str, str]:
         n, months = int(part[1]), 3 if part[0] == "Q" else 6
         if 1 <= n <= 12 // months:
             return f"{year}-{(n - 1) * months + 1:02d}", f"{year}-{n * months:02d}"
-    raise ValueError(f"period {period!r}: expected a year (2022), a quarter (2024Q1) or a half-year (2019H1)")
+    first, slash, last = period.partition("/")
+    if slash and _is_month(first) and _is_month(last) and first <= last:
+        return first, last
+    raise ValueError(
+        f"period {period!r}: expected a year (2022), a quarter (2024Q1), a half-year (2019H1) or a span of "
+        "months (2018-01/2018-09)"
+    )
+
+
+def _is_month(text: str) -> bool:
+    return len(text) == 7 and text[:4].isdigit() and text[4] == "-" and text[5:].isdigit() and 1 <= int(text[5:]) <= 12
 
 
 def _months(fieldwork: str) -> tuple[str, str]:
@@ -182,12 +200,16 @@ def targets(hosts: Sequence[str] = VERIFIED_HOSTS) -> list[Target]:
             continue
         period = str(row.period)
         first, last = period_months(period)
+        if row.counted not in COUNTED:
+            raise ValueError(
+                f"returns_by_host.csv, {row.host} {period}: counted {row.counted!r} is not one of {', '.join(COUNTED)}"
+            )
         out.append(
             Target(
                 "returns_by_host",
                 f"{row.host} {period}",
                 float(row.refugee_returns_verified),
-                (f"returns_voluntary_{row.host}",),
+                tuple(f"returns_{kind}_{row.host}" for kind in COUNTED[row.counted]),
                 first,
                 last,
                 "sum",

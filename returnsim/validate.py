@@ -67,7 +67,7 @@ def checks(frame) -> list[tuple[str, str, bool]]:
             if not np.isfinite(worst):
                 shown = f"worst: none in the model for {label}"
             elif family == "returns_by_host":
-                shown = f"worst x{ratio[i]:.2f} ({label})"
+                shown = f"{int(part['within'].sum())} of {len(part)} points; worst x{ratio[i]:.2f} ({label})"
             else:
                 shown = f"worst {100 * (ratio[i] - 1):+.1f} % ({label})"
             out.append((f"{what}: within {tol}", shown, met))

@@ -49,7 +49,9 @@ def test_returns_by_host_take_unflagged_population_statistics_once():
     assert by_host["turkey 2019"].period("2021-12") == "calibration"
 
 
-@pytest.mark.parametrize("bad", ["2024Q5", "2019H3", "2024Q0", "2019-H1", "22", "2024q1"])
+@pytest.mark.parametrize(
+    "bad", ["2024Q5", "2019H3", "2024Q0", "2019-H1", "22", "2024q1", "2018-09/2018-01", "2018-01/2018-13", "2018-01/"]
+)
 def test_a_period_the_tables_cannot_hold_is_refused_by_name(bad):
     with pytest.raises(ValueError, match=f"period '{bad}': expected a year"):
         T.period_months(bad)
@@ -60,6 +62,24 @@ def test_returns_by_host_cover_their_quarter_or_half_year():
     assert (by_host["egypt 2024Q1"].first, by_host["egypt 2024Q1"].last) == ("2024-01", "2024-03")
     assert (by_host["jordan 2019H1"].first, by_host["jordan 2019H1"].last) == ("2019-01", "2019-06")
     assert by_host["jordan 2019H1"].observed == 16000.0 and by_host["jordan 2019H1"].period("2021-12") == "calibration"
+    # UNHCR Lebanon's estimate "as of 1 October 2018": January to September
+    lebanon = by_host["lebanon 2018-01/2018-09"]
+    assert (lebanon.first, lebanon.last, lebanon.observed) == ("2018-01", "2018-09", 5269.0)
+
+
+def test_a_figure_that_counts_organised_transfers_is_set_beside_voluntary_and_forced_returns(monkeypatch):
+    """UNHCR Lebanon's 2017 estimate counts the Arsal evacuations (a deportation event in the baseline) with the
+    voluntary returns; other figures are voluntary returns alone. An unknown ``counted`` is refused by name."""
+    by_host = {x.label: x for x in T.targets() if x.family == "returns_by_host"}
+    assert by_host["lebanon 2017"].columns == ("returns_voluntary_lebanon", "returns_forced_lebanon")
+    assert by_host["jordan 2017"].columns == ("returns_voluntary_jordan",)
+    real = observed.load
+    row = {"period": "2019", "host": "jordan", "refugee_returns_verified": 1.0, "counted": "all", "source": "s"}
+    monkeypatch.setattr(
+        T.observed, "load", lambda name: pd.DataFrame([row]) if name == "returns_by_host" else real(name)
+    )
+    with pytest.raises(ValueError, match="returns_by_host.csv, jordan 2019: counted 'all' is not one of voluntary, "):
+        T.targets()
 
 
 def test_every_returns_figure_is_a_target_or_shown_for_context():
@@ -178,6 +198,19 @@ def test_refugee_stocks_are_within_15_percent_either_way(ratio, met):
     assert ok is met and shown == f"worst {100 * (ratio - 1):+.1f} % (egypt 2023-12)"
     ((_name, shown, ok),) = [c for c in checks(_stock_frame(ratio, "idp_stock")) if c[0].startswith("IDP stock")]
     assert ok is met and shown == f"worst {100 * abs(ratio - 1):.1f} %"
+
+
+def test_the_returns_by_host_line_counts_the_points_within_and_names_the_worst():
+    points = [
+        T.Target("returns_by_host", f"{h} 2022", 1000.0, (f"returns_voluntary_{h}",), "2022-01", "2022-12", "sum", "")
+        for h in ("lebanon", "jordan", "egypt")
+    ]
+    monthly = {"lebanon": 1400.0, "jordan": 700.0, "egypt": 3000.0}  # x1.4 in, x0.7 in, x3.0 out
+    series = _series(
+        [f"2022-{m:02d}" for m in range(1, 13)], **{f"returns_voluntary_{h}": [v / 12] * 12 for h, v in monthly.items()}
+    )
+    ((_name, shown, ok),) = [c for c in checks(T.compare([series], points)) if c[0].startswith("returns by host")]
+    assert not ok and shown == "2 of 3 points; worst x3.00 (egypt 2022)"
 
 
 def test_the_table_marks_a_stock_by_the_targets_band_not_the_losss_factor():
@@ -334,7 +367,7 @@ def test_the_library_calibration_file_is_valid():
 
 
 #: parameters the last local search freed for the first time, searched over a wider box than the others
-FIRST_FREED = {"pressure"}
+FIRST_FREED = {"lebanon_return_cost"}
 
 
 def test_the_local_calibration_searches_inside_the_full_ranges_around_its_start():
