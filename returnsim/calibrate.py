@@ -40,6 +40,7 @@ import hashlib
 import json
 import math
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ __all__ = [
     "CalibrationError",
     "CalibrationSpec",
     "Candidate",
+    "fingerprint",
     "load_spec",
     "objective",
     "spec_from_dict",
@@ -323,13 +325,41 @@ def _key(x: Sequence[float]) -> str:
     return hashlib.sha1(json.dumps([round(float(v), 10) for v in x]).encode()).hexdigest()[:16]
 
 
+def fingerprint(setup: Setup) -> str:
+    """A short hash of everything a candidate's loss depends on besides its values: the scenario as resolved,
+    the parameters' names and keys, seeds, scale, calibration period, weights, priors, the observed targets and
+    the package's version. A folder's evaluations are reused only by a calibration with the same fingerprint."""
+    from returnsim import __version__
+
+    targets = setup.observed if setup.observed is not None else T.targets()
+    doc = {
+        "scenario": setup.scenario.model_dump(mode="json"),
+        "setup": [getattr(setup, f) for f in ("names", "keys", "seeds", "households_per_agent", "calibrate_until")],
+        "loss": [setup.barrier_months, setup.barrier_weight, setup.weights, setup.priors],
+        "targets": [(t.family, t.label, t.observed, t.columns, t.first, t.last, t.how) for t in targets],
+        "version": __version__,
+    }
+    return hashlib.sha1(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _write_json_atomic(data: dict, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
 class Evaluations:
     """Every evaluated candidate, appended to ``evaluations.csv`` as it finishes (one line, flushed and synced),
-    and read back on a rerun so nothing is evaluated twice."""
+    and read back on a rerun so nothing is evaluated twice. Beside it, ``evaluations.json`` holds the
+    calibration's :func:`fingerprint`: a rerun with other parameters, scenario, targets or settings is refused
+    (its losses would not hold), naming the folder, instead of mixing the two."""
 
-    def __init__(self, path: Path, names: Sequence[str]):
+    def __init__(self, path: Path, names: Sequence[str], fingerprint: str | None = None):
         self.path, self.names = Path(path), list(names)
         self.done: dict[str, Candidate] = {}
+        self._check(fingerprint)
         if self.path.exists():
             with self.path.open(newline="", encoding="utf-8") as fh:
                 for row in csv.DictReader(fh):
@@ -349,11 +379,43 @@ class Evaluations:
                     self.done[_key(x)] = c
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new = not self.path.exists() or self.path.stat().st_size == 0
+        if new and fingerprint is not None:
+            _write_json_atomic({"fingerprint": fingerprint, "parameters": self.names}, self._sidecar)
         self._fh = self.path.open("a", newline="", encoding="utf-8")
         self._out = csv.writer(self._fh)
         if new:
             self._out.writerow([*self.names, "loss", "fit", "barriers", "prior", "seconds", "error"])
             self._fh.flush()
+
+    @property
+    def _sidecar(self) -> Path:
+        return self.path.with_suffix(".json")
+
+    def _check(self, fingerprint: str | None) -> None:
+        """Refuse a file written by another calibration: other parameters (its header) or another fingerprint."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        with self.path.open(newline="", encoding="utf-8") as fh:
+            header = next(csv.reader(fh), [])
+        advice = f"choose another output folder, or remove {self.path.parent} to start again"
+        if header[: len(self.names) + 1] != [*self.names, "loss"]:
+            old = ", ".join(header[: header.index("loss")] if "loss" in header else header)
+            ours = ", ".join(self.names)
+            problem = f"{self.path}: written by a calibration of other parameters ({old}), not {ours}: {advice}"
+            raise CalibrationError([problem])
+        if fingerprint is None or not self._sidecar.exists():
+            return  # written before fingerprints were kept: the parameters match, so it is reused
+        try:
+            old = json.loads(self._sidecar.read_text(encoding="utf-8")).get("fingerprint")
+        except (OSError, ValueError, AttributeError):
+            old = None
+        if old != fingerprint:
+            raise CalibrationError(
+                [
+                    f"{self.path}: evaluated with another scenario, targets, seeds or settings (fingerprint {old}, "
+                    f"now {fingerprint}), so its losses do not hold for this calibration: {advice}"
+                ]
+            )
 
     def add(self, c: Candidate) -> None:
         self.done[_key(c.x)] = c
@@ -475,7 +537,7 @@ def calibrate(
     bounds = [(params[n].low, params[n].high) for n in setup.names]
     settings = spec.quick if quick else spec.optimizer
     run_map = map_unordered or _serial_map
-    store = Evaluations(Path(out) / "evaluations.csv", setup.names)
+    store = Evaluations(Path(out) / "evaluations.csv", setup.names, fingerprint(setup))
     reused = len(store.done)  # read back from an earlier session: not evaluated again
     try:
         starts = [params[n].start for n in setup.names]
@@ -561,7 +623,7 @@ def _refine(
 
     fine = replace(setup, households_per_agent=refine.households_per_agent, seeds=tuple(refine.seeds))
     chosen = sorted(finite, key=lambda c: c.loss)[: refine.candidates]
-    store = Evaluations(path, setup.names)
+    store = Evaluations(path, setup.names, fingerprint(fine))
     try:
         _evaluate_all(fine, [c.x for c in chosen], store, run_map, tick)
         again = [store.done[_key(c.x)] for c in chosen]

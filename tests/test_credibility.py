@@ -437,6 +437,20 @@ def test_calibration_recovers_known_parameters_and_resumes(tmp_path):
     assert again == [] and (c2.best.x, c2.best.loss) == (c.best.x, c.best.loss)
     assert c.reused == 0 and c2.reused == c2.evaluations == c.evaluations
     assert (out / "evaluations.csv").read_text().count("\n") == lines
+    # a changed calibration is refused on that folder, naming it, rather than reusing losses that do not hold
+    weighed = spec_from_dict({**spec.model_dump(), "weights": {"hope": 3.0}})
+    with pytest.raises(CalibrationError, match="evaluated with another scenario, targets, seeds or settings"):
+        calibrate(weighed, out, observed=points)
+    with pytest.raises(CalibrationError, match="evaluated with another scenario, targets, seeds or settings"):
+        calibrate(spec, out, observed=points[1:])
+    fewer = spec_from_dict({**spec.model_dump(), "parameters": spec.model_dump()["parameters"][:1]})
+    with pytest.raises(CalibrationError) as err:
+        calibrate(fewer, out, observed=points)
+    assert err.value.problems == [
+        f"{out / 'evaluations.csv'}: written by a calibration of other parameters (intercept, hope), not intercept: "
+        f"choose another output folder, or remove {out} to start again"
+    ]
+    assert (out / "evaluations.csv").read_text().count("\n") == lines
 
 
 def test_quick_mode_measures_the_noise_with_seeds_the_search_did_not_use():
