@@ -367,7 +367,7 @@ def test_the_library_calibration_file_is_valid():
 
 
 #: parameters the last local search freed for the first time, searched over a wider box than the others
-FIRST_FREED = {"lebanon_return_cost"}
+FIRST_FREED = {"pressure"}
 
 
 def test_the_local_calibration_searches_inside_the_full_ranges_around_its_start():
