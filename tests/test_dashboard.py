@@ -71,16 +71,16 @@ def test_region_state_follows_control_changes(baseline):
 
 def test_a_policy_acts_from_the_next_month_and_the_months_shown_stay(baseline):
     s = Session(baseline, households_per_agent=HPA)
-    s.step(6)
+    s.step(8)  # after the baseline's own transfer from Lebanon (the Arsal evacuation, August 2017)
     shown = s.timeseries()
     s.set_policy(*policy.deportation(baseline, "lebanon", 10000))
     pd.testing.assert_frame_equal(s.timeseries(), shown)  # replayed with the same seed: history unchanged
-    assert s.page_events[0]["month"] == "2017-07" and s.page_events[0]["quota"] == 10000
+    assert s.page_events[0]["month"] == "2017-09" and s.page_events[0]["quota"] == 10000
     s.step(3)
     plain = Session(baseline, households_per_agent=HPA)
-    plain.step(9)
+    plain.step(11)
     forced, before = s.timeseries()["returns_forced"], plain.timeseries()["returns_forced"]
-    assert (forced.iloc[6:] > 5000).all() and before.iloc[6:].max() < 2000
+    assert (forced.iloc[8:] > 5000).all() and before.iloc[8:].max() < 2000
     assert s.timeseries()["month"].tolist() == plain.timeseries()["month"].tolist()
 
 
