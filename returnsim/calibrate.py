@@ -40,7 +40,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -52,6 +51,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from returnsim import targets as T
+from returnsim.results import write_json_atomic
 from returnsim.scenario import Scenario, ScenarioError, load_scenario
 from returnsim.scenario.errors import _TYPE_WORDS, _show
 from returnsim.simulation import simulate
@@ -342,14 +342,6 @@ def fingerprint(setup: Setup) -> str:
     return hashlib.sha1(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _write_json_atomic(data: dict, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, path)
-
-
 class Evaluations:
     """Every evaluated candidate, appended to ``evaluations.csv`` as it finishes (one line, flushed and synced),
     and read back on a rerun so nothing is evaluated twice. Beside it, ``evaluations.json`` holds the
@@ -380,7 +372,7 @@ class Evaluations:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new = not self.path.exists() or self.path.stat().st_size == 0
         if new and fingerprint is not None:
-            _write_json_atomic({"fingerprint": fingerprint, "parameters": self.names}, self._sidecar)
+            write_json_atomic({"fingerprint": fingerprint, "parameters": self.names}, self._sidecar)
         self._fh = self.path.open("a", newline="", encoding="utf-8")
         self._out = csv.writer(self._fh)
         if new:

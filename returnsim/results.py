@@ -104,6 +104,21 @@ def write_manifest(folder: Path, data: dict[str, Any]) -> Path:
     return path
 
 
+def write_json_atomic(data: dict[str, Any], path: Path) -> None:
+    """Write ``data`` as JSON to ``path`` through a temporary file in the same folder, replaced in one step: a
+    reader sees the old file or the new one, never half of it."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2)
+            fh.write("\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 #: files a desktop's file browser leaves in any folder it shows (macOS Finder, Windows Explorer, KDE Dolphin):
 #: not a user's work, made again when wanted, so they do not stop a results folder from being replaced
 DESKTOP_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", ".directory"})

@@ -31,7 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from returnsim.results import MANIFEST, OutputError
+from returnsim.results import MANIFEST, OutputError, write_json_atomic
 
 __all__ = ["SweepStore", "load_results", "load_series", "merge_stores", "read_manifest"]
 
@@ -64,14 +64,6 @@ def _write_atomic(table: pa.Table, path: Path) -> None:
             os.unlink(tmp)
 
 
-def _write_json_atomic(data: dict, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, path)
-
-
 class SweepStore:
     """A sweep folder opened for writing (see the module docs)."""
 
@@ -95,7 +87,7 @@ class SweepStore:
             store = cls(folder, read_manifest(folder))
         else:
             folder.mkdir(parents=True, exist_ok=True)
-            _write_json_atomic(manifest, folder / MANIFEST)
+            write_json_atomic(manifest, folder / MANIFEST)
             store = cls(folder, manifest)
         store.parts.mkdir(exist_ok=True)
         for stale in store.parts.glob(".*.tmp"):  # a write cut short by a kill: never renamed, so never counted
@@ -329,7 +321,7 @@ def merge_stores(folders: list[Path], out: Path) -> dict:
     manifest = {**first, "shard": None, "merged_from": [str(f) for f in folders]}
     manifest["planned_runs"] = first["points"] * first["replications"]
     with atomic_folder(Path(out)) as tmp:
-        _write_json_atomic(manifest, tmp / MANIFEST)
+        write_json_atomic(manifest, tmp / MANIFEST)
         pq.write_table(pa.Table.from_pandas(runs, schema=_run_schema(manifest), preserve_index=False), tmp / RUNS)
         schema = _series_schema(manifest)
         pq.write_table(pa.Table.from_pandas(series, schema=schema, preserve_index=False), tmp / SERIES)
