@@ -456,6 +456,24 @@ def test_calibration_recovers_known_parameters_and_resumes(tmp_path):
     assert (out / "evaluations.csv").read_text().count("\n") == lines
 
 
+def test_a_calibrations_fingerprint_is_the_same_in_another_process():
+    """A folder is resumed by a later session: the fingerprint must not depend on the process (hash seeds)."""
+    import os
+    import subprocess
+    import sys
+
+    from returnsim.calibrate import fingerprint, setup_of
+
+    code = (
+        "from returnsim.calibrate import fingerprint, load_spec, setup_of; "
+        "print(fingerprint(setup_of(load_spec('experiments/calibration_local.toml'), 'x')))"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    here = fingerprint(setup_of(load_spec("experiments/calibration_local.toml"), "x"))
+    assert other.stdout.strip() == here
+
+
 def test_quick_mode_measures_the_noise_with_seeds_the_search_did_not_use():
     """With the search's own seed the repeat would give the same loss: a spread of 0 and no uncertainty."""
     spec = load_spec("experiments/calibration.toml")
