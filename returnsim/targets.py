@@ -49,6 +49,7 @@ __all__ = [
     "CONTEXT",
     "COUNTED",
     "FAMILIES",
+    "PERCENT_BANDS",
     "SHOWN",
     "Target",
     "compare",
