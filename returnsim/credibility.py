@@ -114,9 +114,10 @@ def add_commands(sub) -> None:
 def cmd_validate(args: argparse.Namespace) -> int:
     from returnsim.results import atomic_folder, check_output_folder
     from returnsim.simulation import as_scenario
-    from returnsim.validate import format_validation, validate, write_validation
+    from returnsim.validate import check_covered, format_validation, validate, write_validation
 
     scenario = as_scenario(args.scenario)
+    check_covered(scenario, str(args.scenario))
     out = args.out or Path("results") / f"validate-{_stem(args.scenario)}"
     check_output_folder(out)
     v = validate(

@@ -380,7 +380,25 @@ def compare(
                 "source": p.source,
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+#: the columns of :func:`compare`'s frame (also when no target is covered)
+COLUMNS = (
+    "family",
+    "label",
+    "period",
+    "observed",
+    "simulated",
+    "sd",
+    "ratio",
+    "difference",
+    "error",
+    "within",
+    "source",
+)
+#: the columns of :func:`summary`'s frame
+SUMMARY_COLUMNS = ("family", "period", "points", "within", "mape_pct", "worst_ratio", "mean_abs_points")
 
 
 def summary(frame):
@@ -405,7 +423,7 @@ def summary(frame):
             "mean_abs_points": float(np.mean(np.abs(sim - obs))) if kinds[family] == "points" else np.nan,
         }
         rows.append(row)
-    out = pd.DataFrame(rows)
+    out = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     # year-to-year correlation over the whole span, for the annual families
     for family in ("refugee_returns", "idp_returns"):
         part = frame[frame["family"] == family].sort_values("label")

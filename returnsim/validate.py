@@ -15,7 +15,7 @@ import numpy as np
 
 from returnsim import targets as T
 
-__all__ = ["CHECKS", "Validation", "checks", "format_validation", "validate", "write_validation"]
+__all__ = ["CHECKS", "Validation", "check_covered", "checks", "format_validation", "validate", "write_validation"]
 
 
 @dataclass
@@ -29,9 +29,8 @@ class Validation:
     checks: list[tuple[str, str, bool]]  # (target, what was measured, met)
 
 
-def _values(frame, family: str, period: str | None = None):
-    part = frame[frame["family"] == family]
-    return part if period is None else part[part["period"] == period]
+def _values(frame, family: str):
+    return frame[frame["family"] == family]
 
 
 def checks(frame) -> list[tuple[str, str, bool]]:
@@ -42,7 +41,8 @@ def checks(frame) -> list[tuple[str, str, bool]]:
         obs, sim = r["observed"].to_numpy(), r["simulated"].to_numpy()
         mape = float(np.mean(np.abs(sim - obs) / obs) * 100)
         worst = float(np.max(np.maximum(sim / obs, obs / np.maximum(sim, 1.0))))
-        corr = float(np.corrcoef(np.diff(obs), np.diff(sim))[0, 1]) if len(r) >= 3 else float("nan")
+        moved = len(r) >= 3 and np.diff(sim).std() > 0 and np.diff(obs).std() > 0  # flat: correlates with nothing
+        corr = float(np.corrcoef(np.diff(obs), np.diff(sim))[0, 1]) if moved else float("nan")
         span = f"{r['label'].iloc[0]}-{r['label'].iloc[-1]}"
         out += [
             (f"verified refugee returns {span}: MAPE <= 25 %", f"{mape:.1f} %", mape <= 25),
@@ -116,11 +116,30 @@ def validate(
     from returnsim.simulation import as_scenario
 
     s = as_scenario(scenario)
+    check_covered(s, str(scenario) if isinstance(scenario, str | Path) else s.meta.name)
     seed_list = list(range(s.simulation.seed, s.simulation.seed + seeds)) if isinstance(seeds, int) else list(seeds)
     hpa = households_per_agent or s.simulation.households_per_agent
     runs = run_map_ordered(map_unordered or _serial_map, partial(_one, s, hpa), seed_list)
     frame = T.compare(runs, T.targets() + T.context(), calibrate_until=calibrate_until)
     return Validation(s.meta.name, seed_list, hpa, calibrate_until, frame, T.summary(frame), checks(frame))
+
+
+def check_covered(s, where: str) -> None:
+    """Refuse, before running, a scenario whose months hold none of the observed figures' windows."""
+    from returnsim.geography import month_label
+    from returnsim.scenario import ScenarioError
+
+    first, last = s.simulation.start, month_label(s.simulation.start, s.simulation.months - 1)
+    points = T.targets() + T.context()
+    if points and not any(first <= p.first and p.last <= last for p in points):
+        earliest, latest = min(p.first for p in points), max(p.last for p in points)
+        raise ScenarioError(
+            [
+                f"{where}: simulation.start and simulation.months: the run covers {first} to {last}, which holds "
+                f"none of the observed figures (they lie between {earliest} and {latest}); validate needs a run over "
+                "some of those months"
+            ]
+        )
 
 
 def _one(scenario, households_per_agent: int, seed: int) -> dict:
