@@ -26,7 +26,10 @@ The figures of the same files that are not targets (:func:`context`, family ``re
 the model too but neither fitted nor checked: UNHCR's returns from Turkey in 2017 and 2018, flagged as including
 the Turkish government's reports, the government's cumulative claim, and a UN estimate for 2017 that differs
 from the verified series. Family ``returns_to_region`` (``returns_to_region.csv``) sets what is known of where
-refugees went back to beside the model's returns to that region.
+refugees went back to beside the model's returns to that region. Families ``shock_returns`` and ``shock_intention``
+(``shocks_2024.csv``) hold what followed the shocks of 2024, after the baseline's months: Syrians fleeing the
+war in Lebanon, and the returns and intentions after the fall of the government on 8 December 2024; a scenario
+that runs over those months (``scenarios/shocks_2024.toml``) is set beside them.
 
 >>> t = targets()
 >>> sorted({x.family for x in t})[:3]
@@ -75,6 +78,8 @@ FAMILIES = {
 CONTEXT = {
     "reported_returns": ("returns reported beyond UNHCR's verification (context, not a target)", 1.5, "ratio"),
     "returns_to_region": ("refugee returns by region of return (context, not a target)", 1.5, "ratio"),
+    "shock_returns": ("returns after the shocks of 2024 (context, not a target)", 1.5, "ratio"),
+    "shock_intention": ("intend to return within 12 months after the fall (%) (context, not a target)", 1.5, "points"),
 }
 #: every family set beside the model, targets first
 SHOWN = {**FAMILIES, **CONTEXT}
@@ -87,6 +92,14 @@ PERCENT_BANDS = {"refugee_stock": 0.15, "idp_stock": 0.15}
 COUNTED = {"voluntary": ("voluntary",), "voluntary_and_forced": ("voluntary", "forced")}
 #: the hosts UNHCR's verified returns cover (the region's)
 VERIFIED_HOSTS = ("turkey", "lebanon", "jordan", "iraq", "egypt")
+#: what a row of ``shocks_2024.csv`` counts: (family, label, the model's columns, how); ``None`` columns stand
+#: for the verified hosts' voluntary returns
+SHOCKS = {
+    "refugee_returns": ("shock_returns", "refugees", None, "sum"),
+    "idp_returns": ("shock_returns", "IDPs", ("returns_voluntary_idps",), "sum"),
+    "from_lebanon": ("shock_returns", "from Lebanon", ("returns_voluntary_lebanon", "returns_forced_lebanon"), "sum"),
+    "intention": ("shock_intention", "intention", ("intend_return_12m_pct_surveyed",), "mean"),
+}
 
 
 @dataclass(frozen=True)
@@ -146,13 +159,15 @@ class Target:
 
 def period_months(period: str) -> tuple[str, str]:
     """First and last month of a period of the observed tables: a year (``2022``), a quarter (``2024Q1``), a
-    half-year (``2019H1``) or a span of months (``2018-01/2018-09``, both ends included).
+    half-year (``2019H1``), a month (``2025-01``) or a span of months (``2018-01/2018-09``, both ends included).
 
     >>> period_months("2024Q2"), period_months("2019H2"), period_months("2022")
     (('2024-04', '2024-06'), ('2019-07', '2019-12'), ('2022-01', '2022-12'))
     >>> period_months("2018-01/2018-09")
     ('2018-01', '2018-09')
     """
+    if _is_month(period):
+        return period, period
     year, part = period[:4], period[4:]
     if len(year) == 4 and year.isdigit() and part == "":
         return f"{year}-01", f"{year}-12"
@@ -164,8 +179,8 @@ def period_months(period: str) -> tuple[str, str]:
     if slash and _is_month(first) and _is_month(last) and first <= last:
         return first, last
     raise ValueError(
-        f"period {period!r}: expected a year (2022), a quarter (2024Q1), a half-year (2019H1) or a span of "
-        "months (2018-01/2018-09)"
+        f"period {period!r}: expected a year (2022), a quarter (2024Q1), a half-year (2019H1), a month (2025-01) "
+        "or a span of months (2018-01/2018-09)"
     )
 
 
@@ -348,6 +363,15 @@ def context(hosts: Sequence[str] = VERIFIED_HOSTS) -> list[Target]:
         out.append(
             Target("returns_to_region", label, float(row.refugee_returns), column, first, last, "sum", row.source)
         )
+    for row in observed.load("shocks_2024").itertuples():
+        if row.what not in SHOCKS:
+            raise ValueError(f"shocks_2024.csv, {row.period}: what {row.what!r} is not one of {', '.join(SHOCKS)}")
+        family, label, columns, how = SHOCKS[row.what]
+        if row.what == "from_lebanon" and "lebanon" not in hosts:
+            continue
+        first, last = period_months(str(row.period))
+        cols = tuple(f"returns_voluntary_{h}" for h in hosts) if columns is None else columns
+        out.append(Target(family, f"{label} {row.period}", float(row.observed), cols, first, last, how, row.source))
     return out
 
 

@@ -172,12 +172,13 @@ def format_validation(v: Validation) -> str:
         else:
             unit = f"within x{tol:g}" if kind == "ratio" else f"within {tol:g} points"
         lines.append(f"{what} ({unit})" if target else what)
-        lines.append(f"  {'':22s} {'observed':>12s} {'model':>12s} {'± sd':>10s} {'error':>9s}  period")
+        width = max(22, *(len(label) for label in part["label"]))  # the labels of a family in one column
+        lines.append(f"  {'':{width}s} {'observed':>12s} {'model':>12s} {'± sd':>10s} {'error':>9s}  period")
         for row in part.itertuples():
             err = f"x{row.ratio:.2f}" if kind == "ratio" else f"{row.difference:+.1f}"
             mark = "" if row.within or not target else "  <- outside"
             lines.append(
-                f"  {row.label:22s} {_num(row.observed, kind):>12s} {_num(row.simulated, kind):>12s} "
+                f"  {row.label:{width}s} {_num(row.observed, kind):>12s} {_num(row.simulated, kind):>12s} "
                 f"{_num(row.sd, kind):>10s} {err:>9s}  {row.period}{mark}"
             )
         lines.append("")

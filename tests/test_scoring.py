@@ -88,8 +88,9 @@ def test_every_returns_figure_is_a_target_or_shown_for_context():
     ) == len(annual)
     statistics = government["series"] == "unhcr_population_statistics"
     flagged = (statistics & government["note"].notna()).sum()  # the unflagged ones are returns_by_host targets
-    by_region = len(observed.load("returns_to_region"))
-    assert len(context) == (annual["series"] != "unhcr_verified").sum() + flagged + (~statistics).sum() + by_region
+    by_region, shocks = len(observed.load("returns_to_region")), len(observed.load("shocks_2024"))
+    others = (annual["series"] != "unhcr_verified").sum() + flagged + (~statistics).sum()
+    assert len(context) == others + by_region + shocks
     assert ("reported_returns", "turkey 2018 with gov.") in labels and ("returns_by_host", "turkey 2019") in labels
     claim = next(x for x in context if x.label == "turkey 2017-22 claimed")
     assert (claim.first, claim.last, claim.observed) == ("2017-01", "2022-12", 526000.0)
@@ -529,7 +530,7 @@ def test_a_run_that_holds_no_observed_month_is_refused_before_it_runs(tmp_path, 
     assert main(["validate", str(late), "--out", str(tmp_path / "v")]) == 2
     message = (
         f"{late}: simulation.start and simulation.months: the run covers 2026-01 to 2026-03, which holds none of "
-        "the observed figures (they lie between 2017-01 and 2024-04); validate needs a run over some of those months"
+        "the observed figures (they lie between 2017-01 and 2025-03); validate needs a run over some of those months"
     )
     assert capsys.readouterr().err.strip().endswith(message)
     assert not (tmp_path / "v").exists()
@@ -550,8 +551,7 @@ def test_a_run_over_the_first_or_the_last_observed_month_alone_is_validated():
     def run(start):
         return base.model_copy(update={"simulation": base.simulation.model_copy(update={"start": start, "months": 1})})
 
-    latest = max(p.last for p in T.targets() + T.context())
-    check_covered(run(latest), "x")  # the last wave of the survey
+    check_covered(run("2024-04"), "x")  # the ninth wave of the survey, and nothing else, falls in April 2024
     with pytest.raises(ScenarioError, match=r"^x: simulation.start"):
         check_covered(run("2024-05"), "x")
     with pytest.raises(ScenarioError, match=r"^baseline: simulation.start"):
@@ -571,7 +571,8 @@ def test_each_observed_figure_becomes_a_target_of_its_kind_on_a_column_the_model
         assert t.how == how[t.family] and isinstance(t.source, str) and t.source.strip(), t
         assert set(t.columns) <= reported and t.first <= t.last, t
     for t in T.context():
-        assert t.how == "sum" and isinstance(t.source, str) and t.source.strip() and set(t.columns) <= reported, t
+        assert t.how == ("mean" if t.family == "shock_intention" else "sum"), t
+        assert isinstance(t.source, str) and t.source.strip() and set(t.columns) <= reported, t
     stocks = [t for t in T.targets() if t.family == "refugee_stock"]
     assert all(t.label == f"{t.columns[0].removeprefix('refugees_')} {t.first}" for t in stocks)
     surveys = observed.load("intention_surveys")["wave"]
@@ -599,6 +600,36 @@ def test_a_bad_period_is_refused_with_the_forms_it_may_take():
     with pytest.raises(ValueError) as err:
         T.period_months("2019Q5")
     assert str(err.value) == (
-        "period '2019Q5': expected a year (2022), a quarter (2024Q1), a half-year (2019H1) or a span of months "
-        "(2018-01/2018-09)"
+        "period '2019Q5': expected a year (2022), a quarter (2024Q1), a half-year (2019H1), a month (2025-01) or a "
+        "span of months (2018-01/2018-09)"
+    )
+    assert T.period_months("2025-01") == ("2025-01", "2025-01")
+
+
+def test_what_followed_the_shocks_of_2024_is_set_beside_a_run_over_those_months():
+    shocks = {t.label: t for t in T.context() if t.family.startswith("shock_")}
+    assert list(shocks) == [
+        "from Lebanon 2024-09/2024-10",
+        "refugees 2024-12/2025-01",
+        "refugees 2024-12/2025-03",
+        "IDPs 2024-12/2025-03",
+        "intention 2025-01",
+    ]
+    refugees = shocks["refugees 2024-12/2025-03"]
+    assert (refugees.first, refugees.last, refugees.observed) == ("2024-12", "2025-03", 400000.0)
+    assert refugees.columns == tuple(f"returns_voluntary_{h}" for h in T.VERIFIED_HOSTS)
+    assert shocks["from Lebanon 2024-09/2024-10"].columns == ("returns_voluntary_lebanon", "returns_forced_lebanon")
+    assert (shocks["intention 2025-01"].family, shocks["intention 2025-01"].how) == ("shock_intention", "mean")
+    assert not any(t.label.startswith("from Lebanon") for t in T.context(hosts=("turkey",)))
+    assert "shock_returns" not in T.FAMILIES and "shock_intention" not in T.FAMILIES  # neither fitted nor checked
+
+
+def test_an_unknown_kind_of_shock_figure_is_refused_by_name(monkeypatch):
+    real = observed.load
+    row = {"period": "2025-01", "what": "deaths", "observed": 1.0, "source": "s"}
+    monkeypatch.setattr(T.observed, "load", lambda name: pd.DataFrame([row]) if name == "shocks_2024" else real(name))
+    with pytest.raises(ValueError) as err:
+        T.context()
+    assert str(err.value) == (
+        "shocks_2024.csv, 2025-01: what 'deaths' is not one of refugee_returns, idp_returns, from_lebanon, intention"
     )
