@@ -116,6 +116,7 @@ DOCUMENTED = {
     "political_transition_sanctions_relief": [("returns_voluntary_refugees", +1, 300_000)],
     "lebanon_war": [("returns_voluntary_lebanon", +1, 100_000)],
     "return_package": [("returns_voluntary_refugees", +1, 2_000)],
+    "shocks_2024": [("returns_voluntary_lebanon", +1, 50_000), ("returns_voluntary_refugees", +1, 50_000)],
 }
 
 
