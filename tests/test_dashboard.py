@@ -360,6 +360,7 @@ def test_page_moves_a_policy_slider_steps_and_stays_on_this_computer(page, tmp_p
     assert months_shown(pg) == 0
     step(pg)
     assert months_shown(pg) == 1
+    assert pg.get_by_text("A known limit: the model answers amnesties").count() == 1  # beside the security sliders
     before = series(pg, "returns_forced")
     handle = slider(pg, "Deportations")  # the host shown first is Turkey
     handle.focus()

@@ -103,6 +103,21 @@ def test_compare_report_tells_each_scenarios_difference_and_its_own_policy(compa
     assert "Raqqa passes to" in shared and "deports 1,000" not in shared  # …the history once, as shared
 
 
+def test_a_report_on_security_or_political_levers_says_the_model_answers_them_too_weakly(tmp_path, run_dir):
+    out = tmp_path / "guarantee"
+    assert main(["run", "political_transition", "--out", str(out), *SMALL]) == 0
+    assert main(["report", str(out)]) == 0
+    words = text_of((out / "report.html").read_text(encoding="utf-8"))
+    assert report.SECURITY_LIMIT in words
+    assert main(["report", str(run_dir), "--out", str(tmp_path / "deport.html")]) == 0
+    assert "A known limit" not in text_of((tmp_path / "deport.html").read_text(encoding="utf-8"))  # deportations
+    assert report._touches_security([{"type": "amnesty"}]) and report._touches_security(
+        [{"type": "security_guarantee"}]
+    )
+    assert report._touches_security([{"type": "conscription", "enforced": False}])
+    assert not report._touches_security([{"type": "conscription", "enforced": True}, {"type": "deportation"}])
+
+
 def test_the_manifest_kind_decides_when_present(run_dir, tmp_path, capsys):
     folder = copy_of(run_dir, tmp_path)
     manifest = json.loads((folder / "manifest.json").read_text())

@@ -30,6 +30,11 @@ HOW_CHANGES_ACT = (
     "A policy set here starts next month and the months already shown stay as they were; a decision weight "
     "applies to the whole run, which is replayed from the start."
 )
+#: beside the security sliders: the model answers them far too weakly (README, "The model beside the evidence")
+SECURITY_NOTE = (
+    "A known limit: the model answers amnesties, guarantees and the end of military service far too weakly. "
+    "Over the fall of the government in December 2024 it gives about 2 % of the returns counted after it."
+)
 COMPARISONS = {"nothing": "none", "this scenario without my changes": "loaded", "the built-in baseline": "baseline"}
 CSS = """
 .rs-sentence { font-size: 9.5pt; color: #444; margin-top: -6px; }
@@ -153,6 +158,7 @@ class Dashboard:
                 pn.layout.Divider(),
                 self.lift,
                 self.recon,
+                pn.pane.Markdown(SECURITY_NOTE, css_classes=["rs-note"], width=280),
                 self.guarantee,
                 self.credibility,
                 self.conscription,
