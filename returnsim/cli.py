@@ -410,7 +410,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(format_summary(result))
     print(f"results written to {out}/ (timeseries.csv, manifest.json{'' if args.no_plot else ', overview.png'})")
+    _security_note([scenario])
     return 0
+
+
+def _security_note(scenarios) -> None:
+    """The known limit of the security and political levers, on stderr, when a scenario uses them."""
+    from returnsim.validate import SECURITY_LIMIT, touches_security
+
+    if any(touches_security(s.events) for s in scenarios):
+        print(f"note: {SECURITY_LIMIT}", file=sys.stderr)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -455,6 +464,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         f"results written to {args.out}/ (runs.csv, outcomes.csv, summary.csv, "
         f"{'' if args.no_plot else 'comparison.png, '}manifest.json)"
     )
+    _security_note([one.scenario for one in loaded])
     return 0
 
 

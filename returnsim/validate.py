@@ -15,7 +15,17 @@ import numpy as np
 
 from returnsim import targets as T
 
-__all__ = ["CHECKS", "Validation", "check_covered", "checks", "format_validation", "validate", "write_validation"]
+__all__ = [
+    "CHECKS",
+    "SECURITY_LIMIT",
+    "Validation",
+    "check_covered",
+    "checks",
+    "format_validation",
+    "touches_security",
+    "validate",
+    "write_validation",
+]
 
 
 @dataclass
@@ -122,6 +132,31 @@ def validate(
     runs = run_map_ordered(map_unordered or _serial_map, partial(_one, s, hpa), seed_list)
     frame = T.compare(runs, T.targets() + T.context(), calibrate_until=calibrate_until)
     return Validation(s.meta.name, seed_list, hpa, calibrate_until, frame, T.summary(frame), checks(frame))
+
+
+#: said wherever a scenario changes the security or political levers (README, "The model beside the evidence":
+#: run over the fall of the government, the model gives about 2 % of the refugee returns counted after it)
+SECURITY_LIMIT = (
+    "A known limit: the model answers changes of security and politics far too weakly. Run over the fall of the "
+    "government in December 2024 (scenarios/shocks_2024.toml), it gives about 2 % of the refugee returns UNHCR "
+    "counted in the four months after and does not raise the intention to return, where surveys found it "
+    "rising from 2 % to 27 %. Read the effect of an amnesty, a guarantee against arrest or the end of military "
+    "service as far below what it would be."
+)
+
+
+def touches_security(events) -> bool:
+    """Whether any of ``events`` (event objects or their dicts) is an amnesty, a guarantee against arrest or the
+    end of military service."""
+
+    def field(e, key):
+        return e.get(key) if isinstance(e, dict) else getattr(e, key, None)
+
+    return any(
+        field(e, "type") in ("amnesty", "security_guarantee")
+        or (field(e, "type") == "conscription" and not field(e, "enforced"))
+        for e in events
+    )
 
 
 def check_covered(s, where: str) -> None:

@@ -24,6 +24,7 @@ from returnsim import style
 from returnsim.cli import main
 from returnsim.dashboard import report
 from returnsim.scenario import EVENT_TYPES, load_scenario
+from returnsim.validate import SECURITY_LIMIT, touches_security
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["--months", "30", "--households-per-agent", "2000", "--quiet", "--no-plot"]
@@ -103,19 +104,25 @@ def test_compare_report_tells_each_scenarios_difference_and_its_own_policy(compa
     assert "Raqqa passes to" in shared and "deports 1,000" not in shared  # …the history once, as shared
 
 
-def test_a_report_on_security_or_political_levers_says_the_model_answers_them_too_weakly(tmp_path, run_dir):
+def test_a_report_on_security_or_political_levers_says_the_model_answers_them_too_weakly(tmp_path, run_dir, capsys):
     out = tmp_path / "guarantee"
     assert main(["run", "political_transition", "--out", str(out), *SMALL]) == 0
+    assert capsys.readouterr().err.strip().endswith(f"note: {SECURITY_LIMIT}")  # run says it too
+    assert main(["run", "lebanon_deportations", "--out", str(tmp_path / "d"), *SMALL]) == 0
+    assert "note:" not in capsys.readouterr().err
+    cmp = ["compare", "baseline", "amnesty_guarantees", "--seeds", "1", "--out", str(tmp_path / "c"), *SMALL]
+    assert main(cmp) == 0
+    assert capsys.readouterr().err.strip().endswith(f"note: {SECURITY_LIMIT}")  # and compare
     assert main(["report", str(out)]) == 0
     words = text_of((out / "report.html").read_text(encoding="utf-8"))
-    assert report.SECURITY_LIMIT in words
+    assert SECURITY_LIMIT in words
     assert main(["report", str(run_dir), "--out", str(tmp_path / "deport.html")]) == 0
     assert "A known limit" not in text_of((tmp_path / "deport.html").read_text(encoding="utf-8"))  # deportations
-    assert report._touches_security([{"type": "amnesty"}]) and report._touches_security(
-        [{"type": "security_guarantee"}]
-    )
-    assert report._touches_security([{"type": "conscription", "enforced": False}])
-    assert not report._touches_security([{"type": "conscription", "enforced": True}, {"type": "deportation"}])
+    assert touches_security([{"type": "amnesty"}]) and touches_security([{"type": "security_guarantee"}])
+    assert touches_security([{"type": "conscription", "enforced": False}])
+    assert not touches_security([{"type": "conscription", "enforced": True}, {"type": "deportation"}])
+    assert touches_security(load_scenario("amnesty_guarantees").events)  # event objects as well as dicts
+    assert not touches_security(load_scenario("baseline").events)
 
 
 def test_the_manifest_kind_decides_when_present(run_dir, tmp_path, capsys):

@@ -519,29 +519,11 @@ footer { margin-top: 3em; font-size: 0.8em; color: #666; }
 """
 
 
-#: said on every report whose scenarios change the security or political levers (README, "The model beside the
-#: evidence": the model gives about 2 % of the refugee returns counted after the fall of the government)
-SECURITY_LIMIT = (
-    "A known limit: the model answers changes of security and politics far too weakly. Run over the fall of the "
-    "government in December 2024 (scenarios/shocks_2024.toml), it gives about 2 % of the refugee returns UNHCR "
-    "counted in the four months after and does not raise the intention to return, where surveys found it "
-    "rising from 2 % to 27 %. Read the effect of an amnesty, a guarantee against arrest or the end of military "
-    "service here as far below what it would be."
-)
-
-
-def _touches_security(events: Sequence[Mapping[str, Any]]) -> bool:
-    """Whether any of ``events`` is an amnesty, a guarantee against arrest or the end of military service."""
-    return any(
-        e.get("type") in ("amnesty", "security_guarantee")
-        or (e.get("type") == "conscription" and not e.get("enforced"))
-        for e in events
-    )
-
-
 def _limits(trees: Sequence[Mapping[str, Any]]) -> str:
     """The known limits that apply to these scenarios, as a paragraph (or nothing)."""
-    if any(_touches_security(t.get("events", [])) for t in trees):
+    from returnsim.validate import SECURITY_LIMIT, touches_security
+
+    if any(touches_security(t.get("events", [])) for t in trees):
         return f"<p class='limit'><strong>{html.escape(SECURITY_LIMIT)}</strong></p>"
     return ""
 
