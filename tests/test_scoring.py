@@ -633,3 +633,15 @@ def test_an_unknown_kind_of_shock_figure_is_refused_by_name(monkeypatch):
     assert str(err.value) == (
         "shocks_2024.csv, 2025-01: what 'deaths' is not one of refugee_returns, idp_returns, from_lebanon, intention"
     )
+
+
+def test_the_security_levers_are_told_apart_in_event_dicts_and_objects():
+    from returnsim import load_scenario
+    from returnsim.validate import touches_security
+
+    assert touches_security([{"type": "amnesty"}]) and touches_security([{"type": "security_guarantee"}])
+    assert touches_security([{"type": "deportation"}, {"type": "conscription", "enforced": False}])
+    assert not touches_security([{"type": "conscription", "enforced": True}, {"type": "deportation"}])
+    assert touches_security(load_scenario("amnesty_guarantees").events)  # event objects as well as dicts
+    assert touches_security(load_scenario("shocks_2024").events)
+    assert not touches_security(load_scenario("baseline").events) and not touches_security([])
