@@ -154,8 +154,7 @@ def test_compare_summary_and_loss_on_a_known_error():
 
 def _stock_frame(ratio: float, family: str = "refugee_stock"):
     """``compare``'s frame for one stock point off by ``ratio`` (its ``within`` is the target's own rule)."""
-    point = T.Target(family, "egypt 2023-12", 154000.0, ("refugees_egypt",), "2023-12", "2023-12", "last", "")
-    return T.compare([_series(["2023-12"], refugees_egypt=[154000.0 * ratio])], [point])
+    return _frame(family, [("egypt 2023-12", 154000.0, 154000.0 * ratio, "2023-12")])
 
 
 @pytest.mark.parametrize("ratio, met", [(0.86, True), (0.84, False), (1.14, True), (1.16, False)])
@@ -216,15 +215,16 @@ def test_a_regional_figure_that_names_no_host_is_set_beside_the_returns_from_eve
 
 def _frame(family: str, points, calibrate_until: str = "2021-12"):
     """``compare``'s frame for ``points``: (label, observed, simulated[, month]) each with a column of its own."""
-    targets, columns = [], {}
+    targets, simulated = [], []
     for i, (label, obs, sim, *month) in enumerate(points):
         when = month[0] if month else "2019-01"
         targets.append(T.Target(family, label, float(obs), (f"c{i}",), when, when, "last", f"source {i}"))
-        columns[f"c{i}"] = float(sim)
-    series = {"month": np.array(sorted({*(t.last for t in targets), "2024-12"}))}
-    for t in targets:
-        series[t.columns[0]] = np.where(series["month"] == t.last, columns[t.columns[0]], 0.0)
-    return T.compare([series], targets, calibrate_until=calibrate_until)
+        simulated.append(float(sim))
+    months = sorted({*(t.last for t in targets), "2024-12"})
+    columns = {
+        t.columns[0]: [v if m == t.last else 0.0 for m in months] for t, v in zip(targets, simulated, strict=True)
+    }
+    return T.compare([_series(months, **columns)], targets, calibrate_until=calibrate_until)
 
 
 def _check(frame, start: str) -> tuple[str, str, bool]:
