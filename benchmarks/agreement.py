@@ -165,6 +165,7 @@ STRESS_EVENTS = [
         "livelihood_factor": 0.6,
     },
     {"type": "national_economy", "month": "2017-07", "national": 0.35, "sanctions_penalty": 0.3, "ramp_months": 6},
+    {"type": "regime_change", "month": "2017-03-20", "regime": 0.9, "ramp_months": 3},
     {"type": "host_economy", "month": "2017-05-12", "host": "jordan", "change": -0.2, "ramp_months": 4},
     {
         "type": "housing_destruction",

@@ -85,6 +85,7 @@ KIND_ORDER = (
     "return_package",
     "sanctions_relief",
     "national_economy",
+    "regime_change",
     "idp_conditions",
     "property_confiscation",
     "property_restitution",
@@ -239,6 +240,7 @@ class Month:
     violence: list[float]
     conscription: list[float]  # share of the month conscription is enforced
     relief: list[list[float]]  # controller x profile
+    regime: float  # how far the government that refugees fled still rules
     national: float
     sanctions: float
     penalty: float
@@ -304,6 +306,7 @@ def month_levers(s, places: Places, t: int) -> Month:
         violence=[c.violence for c in C],
         conscription=[1.0 if c.conscription else 0.0 for c in C],
         relief=[[1.0] * 4 for _ in C],
+        regime=s.politics.regime,
         national=s.economy.national,
         sanctions=1.0 if s.economy.sanctions else 0.0,
         penalty=s.economy.sanctions_penalty,
@@ -425,6 +428,10 @@ def _national_economy(lv: Month, p: Places, e, w: When) -> None:
         lv.penalty = towards(lv.penalty, e.sanctions_penalty, share)
 
 
+def _regime_change(lv: Month, p: Places, e, w: When) -> None:
+    lv.regime = towards(lv.regime, e.regime, w.cover * w.ramp(e.ramp_months))
+
+
 def _idp_conditions(lv: Month, p: Places, e, w: When) -> None:
     if e.pressure is not None:
         lv.idp_pressure = towards(lv.idp_pressure, e.pressure, w.cover)
@@ -515,6 +522,7 @@ EFFECTS = {
     "return_package": _return_package,
     "sanctions_relief": _sanctions_relief,
     "national_economy": _national_economy,
+    "regime_change": _regime_change,
     "idp_conditions": _idp_conditions,
     "property_confiscation": _property_confiscation,
     "property_restitution": _property_restitution,
@@ -608,6 +616,7 @@ class RefHousehold(mesa.Agent):
             + hope.livelihood * m.livelihood[self.origin]
             - hope.violence * lv.violence[c]
             - hope.property_loss * self.loss()
+            + hope.regime * (1.0 - lv.regime)
         )
         v = (
             b.intercept
@@ -624,6 +633,7 @@ class RefHousehold(mesa.Agent):
             - b.integration * integration
             + b.host_violence * (lv.host_violence[self.location] if abroad else 0.0)
             + (0.0 if abroad else b.internal)
+            + b.regime * (1.0 - lv.regime)
         )
         q = sigmoid(v)
         border = lv.border[self.location] if abroad else 1.0

@@ -11,7 +11,7 @@ Hope to return one day (a logit share, :func:`hope`):
 
 .. math::
 
-    \eta_i = \sigma(\eta_0 + \eta_A a_i - \eta_G g_i + \eta_L L_o - \eta_V v_c - \eta_H h_i)
+    \eta_i = \sigma(\eta_0 + \eta_A a_i - \eta_G g_i + \eta_L L_o - \eta_V v_c - \eta_H h_i + \eta_R (1 - R))
 
 Return now (a random-utility logit hazard, Klabunde & Willekens 2016). For household *i* displaced at
 location *l* from origin region *o* under controller *c*:
@@ -20,7 +20,7 @@ location *l* from origin region *o* under controller *c*:
 
     V_i = \beta_0 + \beta_P P_l + \beta_L (L^{orig}_i - L^{here}_i) + \beta_O L^{orig}_i - \beta_D \hat r_i
           - \beta_V v_c - \beta_C m_i k_c - \beta_H h_i - \beta_S (1 - S_o) + \beta_N n_i + \beta_A a_i - \beta_G g_i
-          + \beta_W w_l + \beta_I d_l
+          + \beta_W w_l + \beta_I d_l + \beta_R (1 - R)
 
     q_i = \sigma(V_i)                      \text{(monthly hazard of intending to return, for those who hope)}
 
@@ -33,7 +33,9 @@ with :math:`\sigma` the logistic function, :math:`\hat r_i` the perceived detent
 property-loss score, :math:`S_o` basic services and shelter functioning at origin, :math:`n_i` the share of
 network ties back home, :math:`a_i` attachment, :math:`g_i` integration, :math:`w_l` violence against
 refugees in their host (a war reaching them, ``host_conflict_shock``) and :math:`d_l` 1 for the internally
-displaced (near home, no border to cross), and :math:`C_i` the cost of the journey (the host's, more across a
+displaced (near home, no border to cross), :math:`R` how far the government that refugees fled still rules
+(1 in power, 0 gone: ``politics.regime``, moved by ``regime_change`` events; the same for every household: while
+it rules, its weight is part of the intercept), and :math:`C_i` the cost of the journey (the host's, more across a
 front line, less when fleeing a war: ``tables.Tables``). The survey-comparable intention is
 :math:`\eta_i (1-(1-q_i)^{12})`.
 
@@ -97,6 +99,7 @@ class ReturnInputs:
     services: np.ndarray = 0.0  # what is missing of basic services and shelter at origin (1 - services index)
     home_livelihood: np.ndarray = 0.0  # what the household would earn at home (L^orig_i)
     internal: np.ndarray = 0.0  # 1 for the internally displaced (near home, no border to cross), 0 abroad
+    regime: np.ndarray = 1.0  # how far the government that refugees fled still rules (1 in power, 0 gone)
 
     @classmethod
     def single(cls, **values: float) -> ReturnInputs:
@@ -107,7 +110,8 @@ class ReturnInputs:
 def place_utility(x: ReturnInputs, b: Decision) -> np.ndarray:
     """The terms of :math:`V_i` that depend only on the place (where the household is, where it is from, its
     home's status, whether a man of military age is present): the intercept, pressure, violence at origin,
-    conscription, property loss, violence in the host, missing services, and being displaced inside Syria."""
+    conscription, property loss, violence in the host, missing services, being displaced inside Syria, and the
+    rule of the government that refugees fled."""
     return (
         b.intercept
         + b.pressure * x.pressure
@@ -117,6 +121,7 @@ def place_utility(x: ReturnInputs, b: Decision) -> np.ndarray:
         + b.host_violence * x.host_violence
         - b.services * x.services
         + b.internal * x.internal
+        + b.regime * (1.0 - x.regime)
     )
 
 
@@ -147,12 +152,19 @@ class HopeInputs:
     livelihood: np.ndarray = 0.0  # the origin region's livelihood index (economic prospects at home)
     violence: np.ndarray = 0.0  # violence at origin (security outlook)
     property_loss: np.ndarray = 0.0
+    regime: np.ndarray = 1.0  # how far the government that refugees fled still rules (1 in power, 0 gone)
 
 
 def hope_place(x: HopeInputs, h: Hope) -> np.ndarray:
     """The terms of the hope logit that depend only on the place: intercept, prospects at home, violence
-    there and the loss of the home."""
-    return h.intercept + h.livelihood * x.livelihood - h.violence * x.violence - h.property_loss * x.property_loss
+    there, the loss of the home, and the fall of the government that refugees fled."""
+    return (
+        h.intercept
+        + h.livelihood * x.livelihood
+        - h.violence * x.violence
+        - h.property_loss * x.property_loss
+        + h.regime * (1.0 - x.regime)
+    )
 
 
 def hope_household(x: HopeInputs, h: Hope) -> np.ndarray:

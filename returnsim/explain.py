@@ -11,6 +11,10 @@ push. :func:`explain` groups the terms:
 - **military service**: conscription for a man of military age (``-beta_C m k``);
 - **livelihoods and jobs**: the livelihood gap when home is worse than here (``beta_L * gap`` when negative), and
   what the household would earn at home (``beta_O L_orig``, a pull; a barrier only with a negative weight);
+- **who rules**: the fall of the government that refugees fled (``beta_R (1 - R)``, 0 while it rules: its weight
+  is then part of the intercept). It is the same for every household, so it never decides which of the survey's
+  barriers binds; it is reported on its own. Its size is what that government's fall in December 2024 released
+  (docs/ODD.md, scenarios/shocks_2024.toml): more than every barrier of the surveys together;
 - and, not barriers: pressure and violence in the host, network, attachment (pull or push), and integration
   where the household lives (what ties it there).
 
@@ -56,6 +60,7 @@ FACTORS = {
     "attachment": "pull",
     "integration where they live": "ties where they live",
     "displaced inside Syria": "pull",
+    "the fall of the government they fled": "who rules",
     "intercept": "intercept",
 }
 
@@ -78,6 +83,7 @@ def contributions(x: decision.ReturnInputs, b) -> dict[str, np.ndarray]:
         "attachment": b.attachment * np.asarray(x.attachment, float),
         "integration where they live": -b.integration * np.asarray(x.integration, float),
         "displaced inside Syria": b.internal * np.asarray(x.internal, float),
+        "the fall of the government they fled": b.regime * (1.0 - np.asarray(x.regime, float)),
         "intercept": np.full(n, b.intercept),
     }
 
@@ -164,10 +170,10 @@ def figure(table, path, title: str = ""):
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5), layout="constrained", width_ratios=(3, 2))
     rows = table[table["factor"] != "intercept"].sort_values("mean_contribution")
-    colours = ["#d62728" if g in BARRIERS else "#1f77b4" for g in rows["group"]]
+    colours = ["#d62728" if g in BARRIERS else "#7f2704" if g == "who rules" else "#1f77b4" for g in rows["group"]]
     left.barh(rows["factor"], rows["mean_contribution"], color=colours)
     left.axvline(0, color="black", lw=0.8)
-    left.set_xlabel("mean contribution to the utility of returning (logit units; red: barriers)")
+    left.set_xlabel("mean contribution to the utility of returning (logit units; red: barriers, brown: who rules)")
     left.grid(alpha=0.3, axis="x")
     shares = table.dropna(subset=["binding_share"]).drop_duplicates("group").set_index("group")
     order = list(SURVEY_RANKING)

@@ -7,9 +7,10 @@ so an event reverts by itself once its window ends, and any month can be resolve
 Events in force are applied in a fixed order that does not depend on their order in the file (docs/ODD.md
 7.0, ``ORDER``): first who controls each region (``control_change``, ``authority_change``), then controllers'
 own practice (``controller_policy``, ``conscription``), then host-country policies and economies, the national
-economy, IDP conditions, property, relief from detention (``amnesty``, ``security_guarantee``: applied to the
-controllers in force after the changes of control), and last the events that move people. Within one kind,
-the event that started earlier is applied first (a later one overrides it), then file order.
+economy, who rules (``regime_change``), IDP conditions, property, relief from detention (``amnesty``,
+``security_guarantee``: applied to the controllers in force after the changes of control), and last the events
+that move people. Within one kind, the event that started earlier is applied first (a later one overrides it),
+then file order.
 
 **Dates to the day.** An event dated to the day (``2019-10-17``) acts pro rata in its first and last month:
 with the share ``w`` of the month's days it covers, a level moves ``w`` of the way from what it would be
@@ -61,6 +62,7 @@ from returnsim.scenario import (
     NewDisplacementEvent,
     PropertyConfiscationEvent,
     PropertyRestitutionEvent,
+    RegimeChangeEvent,
     RegistrationEvent,
     ReturnPackageEvent,
     SanctionsReliefEvent,
@@ -182,6 +184,7 @@ class Levers:
     conscription: np.ndarray  # share of the month conscription is enforced (0-1)
     detention_factor: np.ndarray  # (controller, profile): multiplier on detention from amnesties and guarantees
     # national
+    regime: float  # how far the government that refugees fled still rules (1 in power, 0 gone)
     national: float
     sanctions: float  # sanctions in force (1), lifted (0)
     sanctions_penalty: float
@@ -293,6 +296,7 @@ def _base(s: Scenario, g: Geography) -> dict:
         "violence": arr(c.violence for c in C),
         "conscription": arr(float(c.conscription) for c in C),
         "detention_factor": np.ones((len(C), 4)),
+        "regime": s.politics.regime,
         "national": s.economy.national,
         "sanctions": float(s.economy.sanctions),
         "sanctions_penalty": s.economy.sanctions_penalty,
@@ -430,6 +434,10 @@ def _national_economy(lv: dict, e: NationalEconomyEvent, when: _When) -> None:
             lv[key] = _blend(lv[key], value, w)
 
 
+def _regime_change(lv: dict, e: RegimeChangeEvent, when: _When) -> None:
+    lv["regime"] = _blend(lv["regime"], e.regime, when.w(e) * _ramp(when.elapsed, e.ramp_months))
+
+
 def _idp_conditions(lv: dict, e: IdpConditionsEvent, when: _When) -> None:
     w = when.w(e)
     for key in ("pressure", "return_cost", "integration", "livelihood_factor"):
@@ -538,6 +546,7 @@ ORDER: tuple[tuple[type, Callable], ...] = (
     (ReturnPackageEvent, _return_package),
     (SanctionsReliefEvent, _sanctions_relief),
     (NationalEconomyEvent, _national_economy),
+    (RegimeChangeEvent, _regime_change),
     (IdpConditionsEvent, _idp_conditions),
     (PropertyConfiscationEvent, _property_confiscation),
     (PropertyRestitutionEvent, _property_restitution),

@@ -208,6 +208,8 @@ def event_label(event: Mapping[str, Any], display: Mapping[str, str] | None = No
         return f"{n('host')} return grant"
     if t == "conflict_displacement":
         return f"Fighting in {n('region')}"
+    if t == "regime_change":
+        return "Government falls" if event.get("regime") == 0 else f"Government's rule {event.get('regime', 1):.0%}"
     return pretty(t)
 
 

@@ -108,8 +108,11 @@ class Tables:
             host_violence=by_location(g, lv.host_violence, 0.0)[c.location],
             services=1.0 - lv.services[c.origin],
             internal=(c.location >= g.n_hosts).astype(float),
+            regime=np.full(len(c.location), lv.regime),
         )
-        h = decision.HopeInputs(livelihood=livelihood[c.origin], violence=lv.violence[ctrl], property_loss=loss)
+        h = decision.HopeInputs(
+            livelihood=livelihood[c.origin], violence=lv.violence[ctrl], property_loss=loss, regime=x.regime
+        )
 
         # a return across a front line (home held by a controller the host's crossings do not lead to) costs more;
         # fleeing a war in the host costs less than a planned journey: the cost falls with violence there

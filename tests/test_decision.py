@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from returnsim import decision
-from returnsim.scenario import Decision, Property, Redisplacement, Security
+from returnsim.scenario import Decision, Hope, Property, Redisplacement, Security
 
 B = Decision(
     intercept=-4.0,
@@ -52,6 +52,16 @@ def test_utility_table(inputs, utility):
     x = decision.ReturnInputs.single(**inputs)
     assert decision.return_utility(x, B)[0] == pytest.approx(utility)
     assert decision.intention_hazard(x, B)[0] == pytest.approx(sigmoid(utility))
+
+
+def test_the_fall_of_the_government_adds_its_weight_to_the_utility_and_the_hope_and_nothing_while_it_rules():
+    b = Decision(intercept=-4.0, regime=3.0)
+    h = Hope(intercept=0.0, regime=2.0)
+    utility = {r: decision.return_utility(decision.ReturnInputs.single(regime=r), b)[0] for r in (1.0, 0.5, 0.0)}
+    assert utility == pytest.approx({1.0: -4.0, 0.5: -2.5, 0.0: -1.0})
+    assert decision.return_utility(decision.ReturnInputs.single(), b)[0] == -4.0  # in power unless told otherwise
+    hope = {r: decision.hope(decision.HopeInputs(regime=np.array([r])), h)[0] for r in (1.0, 0.0)}
+    assert hope == pytest.approx({1.0: 0.5, 0.0: sigmoid(2.0)})
 
 
 @pytest.mark.parametrize(

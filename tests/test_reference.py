@@ -154,6 +154,7 @@ def _same_levers(s) -> None:
             "violence": ref.violence,
             "conscription": ref.conscription,
             "detention_factor": ref.relief,
+            "regime": ref.regime,
             "national": ref.national,
             "sanctions": ref.sanctions,
             "sanctions_penalty": ref.penalty,

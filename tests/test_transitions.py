@@ -1716,6 +1716,25 @@ def test_national_economy_moves_the_livelihood_target_ramped():
     assert (lever(only, "national", 0), lever(only, "sanctions_penalty", 0)) == (0.45, 0.0)
 
 
+def test_regime_change_moves_who_rules_pro_rata_then_ramped_and_lifts_every_households_utility_and_hope():
+    event = {"type": "regime_change", "month": "2020-03-17", "regime": 0.0, "ramp_months": 2}
+    s = scenario([event], **{"decision.regime": 2.0, "hope.regime": 1.0})
+    assert [lever(s, "regime", t) for t in (0, 1)] == [1.0, 1.0]
+    assert lever(s, "regime", 2) == pytest.approx(1 - 15 / 31 * 0.5)  # 15 of March's 31 days, half the ramp
+    assert [lever(s, "regime", t) for t in (3, 11)] == [0.0, 0.0]
+    g = Geography.from_scenario(s)
+    st_ = build([{}, {"location": SOUTH, "origin": S}], s)  # a refugee and an IDP from another controller's region
+    before, after = (Tables.build(s, g, levers_at(s, g, t), st_.livelihood) for t in (0, 3))
+    np.testing.assert_allclose(after.place_utility - before.place_utility, 2.0, rtol=1e-6)
+    np.testing.assert_allclose(after.hope_place - before.hope_place, 1.0, rtol=1e-6)
+    x = decide_module.inputs(st_, after, s)
+    assert decision.return_utility(x, s.decision) - decision.return_utility(
+        decide_module.inputs(st_, before, s), s.decision
+    ) == pytest.approx([2.0, 2.0], rel=1e-6)
+    partial = scenario([{**event, "regime": 0.5, "ramp_months": 0}], **{"decision.regime": 2.0})
+    assert lever(partial, "regime", 3) == 0.5
+
+
 def test_host_economy_sets_or_changes_refugees_earnings_ramped_never_below_zero():
     events = [
         {"type": "host_economy", "month": "2020-01", "host": "alpha", "change": -0.3, "ramp_months": 3},

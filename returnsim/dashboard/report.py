@@ -295,6 +295,15 @@ def _what(event: Mapping[str, Any], display: Mapping[str, str]) -> str:
             parts.append(f"sanctions take {event['sanctions_penalty']:.0%} of livelihoods")
         ramp = event.get("ramp_months") or 0
         return _list(parts) + (f", reached over {ramp} months" if ramp else "")
+    if t == "regime_change":
+        ramp = event.get("ramp_months") or 0
+        level = event["regime"]
+        what = (
+            "the government that refugees fled loses power"
+            if level == 0
+            else f"the government that refugees fled rules to {level:.0%} of its former hold"
+        )
+        return what + (f", over {ramp} months" if ramp else "")
     if t == "host_economy":
         if event.get("livelihood") is not None:
             level = f"refugees' earnings in {host} move to {event['livelihood']:.2g} on a 0-1 scale"

@@ -273,6 +273,15 @@ class NationalEconomyEvent(_Event):
         return self
 
 
+class RegimeChangeEvent(_Event):
+    """The government that refugees fled loses (or regains) power: ``regime`` is how far it still rules
+    afterwards (0 gone, 1 in power), reached over ``ramp_months``."""
+
+    type: Literal["regime_change"]
+    regime: Share
+    ramp_months: Months = 0
+
+
 class HostEconomyEvent(_Event):
     """Refugees' earnings in a host change (a host's financial crisis)."""
 
@@ -345,6 +354,7 @@ _EVENT_CLASSES = (
     AuthorityChangeEvent,
     IdpConditionsEvent,
     NationalEconomyEvent,
+    RegimeChangeEvent,
     HostEconomyEvent,
     HousingDestructionEvent,
     NewDisplacementEvent,

@@ -82,6 +82,7 @@ class Decision(_Node):
     services: Coefficient = 0.0
     home_livelihood: Coefficient = 0.0
     internal: Coefficient = 0.0
+    regime: Coefficient = 0.0  # what the fall of the government that refugees fled releases (``politics.regime``)
 
 
 class Hope(_Node):
@@ -93,6 +94,7 @@ class Hope(_Node):
     livelihood: Coefficient = 0.0
     violence: Coefficient = 0.0
     property_loss: Coefficient = 0.0
+    regime: Coefficient = 0.0  # what the fall of the government that refugees fled adds (``politics.regime``)
 
 
 class Security(_Node):
@@ -107,6 +109,13 @@ class Redisplacement(_Node):
     violence: Coefficient = 4.0
     poverty: Coefficient = 2.0
     property_loss: Coefficient = 1.0
+
+
+class Politics(_Node):
+    """Who rules Syria, as displaced households weigh it: ``regime`` is how far the government they fled still
+    holds power (1 in power, 0 gone; ``regime_change`` events move it)."""
+
+    regime: Share = 1.0
 
 
 class Economy(_Node):
@@ -199,6 +208,7 @@ class Scenario(_Node):
     hope: Hope = Field(default_factory=Hope)
     security: Security = Field(default_factory=Security)
     redisplacement: Redisplacement = Field(default_factory=Redisplacement)
+    politics: Politics = Field(default_factory=Politics)
     economy: Economy = Field(default_factory=Economy)
     property: Property = Field(default_factory=Property)
     idps: Idps = Field(default_factory=Idps)

@@ -76,6 +76,7 @@ def inputs(state: State, tab: Tables, params: Scenario, rows=slice(None)) -> dec
         host_violence=place.host_violence[cell],
         services=place.services[cell],
         internal=place.internal[cell],
+        regime=place.regime[cell],
         **_household(state, tab, params, rows),
     )
 
@@ -91,6 +92,7 @@ def hope_inputs(state: State, tab: Tables, params: Scenario, rows=slice(None)) -
         livelihood=place.livelihood[cell],
         violence=place.violence[cell],
         property_loss=place.property_loss[cell],
+        regime=place.regime[cell],
     )
 
 
