@@ -4,7 +4,9 @@ A calibration file (``experiments/calibration.toml``) names the scenario, the fr
 dotted scenario keys set to the same value, with bounds and a prior), the seeds every candidate is run with
 (the same for all: common random numbers make the comparison of candidates fair), the scale, the last month of
 the calibration period, the weights of the target families and of the barrier ranking, and the optimiser's
-settings. Validation errors name the file, the key and the rule.
+settings. ``fit`` names the families of observed figures the loss counts (default: every target family of
+``returnsim.targets``); naming a context family (``shock_returns``) fits it too, as
+``experiments/calibration_fall.toml`` does. Validation errors name the file, the key and the rule.
 
 What is minimised (:func:`objective`): the loss of ``returnsim.targets`` over the calibration-period points
 (mean squared error per family in units of its tolerance, weighted), plus the distance of the binding barriers
@@ -151,22 +153,31 @@ class CalibrationSpec(_Table):
     barrier_weight: float = Field(default=1.0, ge=0.0)
     noise_seeds: list[int] = Field(default_factory=lambda: [101, 102, 103, 104])
     weights: dict[str, float] = Field(default_factory=dict)
+    fit: list[str] = Field(default_factory=list)  # the families the loss counts; empty: every target family
     optimizer: Optimizer = Field(default_factory=Optimizer)
     quick: Quick = Field(default_factory=Quick)
     refine: Refine = Field(default_factory=Refine)
 
-    @field_validator("weights")
+    @field_validator("fit")
     @classmethod
-    def _families(cls, v: dict[str, float]):
-        unknown = [k for k in v if k not in T.FAMILIES]
+    def _fitted(cls, v: list[str]):
+        unknown = [k for k in v if k not in T.SHOWN]
         if unknown:
-            raise ValueError(f"{unknown[0]!r} is not a target family (known: {', '.join(T.FAMILIES)})")
+            raise ValueError(f"{unknown[0]!r} is not a family of observed figures (known: {', '.join(T.SHOWN)})")
         return v
 
     _seeds = field_validator("seeds")(classmethod(lambda cls, v: _distinct_seeds(v)))
 
     @model_validator(mode="after")
     def _names(self):
+        fitted = self.fit or list(T.FAMILIES)
+        unknown = [k for k in self.weights if k not in fitted]
+        if unknown:
+            raise ValueError(
+                f"weights: {unknown[0]!r} is not a family the loss counts (known: {', '.join(fitted)})"
+                if unknown[0] in T.SHOWN
+                else f"weights: {unknown[0]!r} is not a target family (known: {', '.join(fitted)})"
+            )
         names = [p.name for p in self.parameters]
         if len(set(names)) < len(names):
             raise ValueError("parameter names must be distinct")
@@ -197,6 +208,7 @@ class Setup:
     weights: tuple[tuple[str, float], ...]
     priors: tuple[tuple[str, float | None, float | None], ...]
     observed: tuple[T.Target, ...] | None = None  # replace the observed figures (tests: recover known values)
+    fit: tuple[str, ...] = ()  # the families the loss counts (empty: every target family)
 
     def scenario_at(self, x: Sequence[float]) -> Scenario:
         changes = {key: float(v) for keys, v in zip(self.keys, x, strict=True) for key in keys}
@@ -236,7 +248,7 @@ def objective(setup: Setup, x: Sequence[float], seeds: Sequence[int] | None = No
     except ScenarioError as exc:  # a candidate the schema refuses (e.g. outside a key's range)
         return Candidate(tuple(x), math.inf, math.inf, 0.0, 0.0, time.perf_counter() - t0, str(exc))
     frame = T.compare([r.series for r in runs], setup.observed, setup.calibrate_until)
-    fit = T.loss(frame, dict(setup.weights))
+    fit = T.loss(frame, dict(setup.weights), families=setup.fit or None)
     barriers = 0.0
     if setup.barrier_months and setup.barrier_weight:
         from returnsim.explain import rank_penalty
@@ -315,6 +327,8 @@ def setup_of(spec: CalibrationSpec, source: str, quick: bool = False, folder: Pa
         barrier_weight=spec.barrier_weight,
         weights=tuple(sorted(spec.weights.items())),
         priors=tuple((p.prior, p.mean, p.sd) for p in params),
+        observed=tuple(t for t in T.targets() + T.context() if t.family in spec.fit) if spec.fit else None,
+        fit=tuple(spec.fit),
     )
 
 
@@ -335,7 +349,7 @@ def fingerprint(setup: Setup) -> str:
     doc = {
         "scenario": setup.scenario.model_dump(mode="json"),
         "setup": [getattr(setup, f) for f in ("names", "keys", "seeds", "households_per_agent", "calibrate_until")],
-        "loss": [setup.barrier_months, setup.barrier_weight, setup.weights, setup.priors],
+        "loss": [setup.barrier_months, setup.barrier_weight, setup.weights, setup.priors, setup.fit],
         "targets": [(t.family, t.label, t.observed, t.columns, t.first, t.last, t.how) for t in targets],
         "version": __version__,
     }
@@ -757,7 +771,8 @@ def _markdown(c: Calibration, v, spec: CalibrationSpec, source: str, quick: bool
             f"{c.best.fit:.3f}, barrier ranking {c.best.barriers:.3f}, priors {c.best.prior:.3f}; {mine:.3f} in the "
             f"search, whose lowest was {c.search_best:.3f}). The fit below is at that finer scale. What fits about as "
             f"well is the search's: its best's spread from seed to seed alone is {c.noise_sd:.3f}, so the "
-            f"{len(c.accepted)} candidates within {2 * c.noise_sd:.3f} of its lowest loss (and the best) fit about as "
+            f"{len(c.accepted)} candidate{'s' if len(c.accepted) != 1 else ''} within {2 * c.noise_sd:.3f} of its "
+            "lowest loss (and the best) fit about as "
             "well; their range is the uncertainty below.",
             "",
         ]

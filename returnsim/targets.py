@@ -26,10 +26,12 @@ The figures of the same files that are not targets (:func:`context`, family ``re
 the model too but neither fitted nor checked: UNHCR's returns from Turkey in 2017 and 2018, flagged as including
 the Turkish government's reports, the government's cumulative claim, and a UN estimate for 2017 that differs
 from the verified series. Family ``returns_to_region`` (``returns_to_region.csv``) sets what is known of where
-refugees went back to beside the model's returns to that region. Families ``shock_returns`` and ``shock_intention``
-(``shocks_2024.csv``) hold what followed the shocks of 2024, after the baseline's months: Syrians fleeing the
-war in Lebanon, and the returns and intentions after the fall of the government on 8 December 2024; a scenario
-that runs over those months (``scenarios/shocks_2024.toml``) is set beside them.
+refugees went back to beside the model's returns to that region. Families ``shock_returns``,
+``shock_intention`` and ``shock_hope`` (``shocks_2024.csv``) hold what followed the shocks of 2024, after the
+baseline's months: Syrians fleeing the war in Lebanon, and the returns, intentions and hope after the fall of
+the government on 8 December 2024; a scenario that runs over those months (``scenarios/shocks_2024.toml``) is
+set beside them, and ``experiments/calibration_fall.toml`` fits the weight of who rules to them (``calibrate``
+counts context families only when its ``fit`` names them).
 
 >>> t = targets()
 >>> sorted({x.family for x in t})[:3]
@@ -78,8 +80,9 @@ FAMILIES = {
 CONTEXT = {
     "reported_returns": ("returns reported beyond UNHCR's verification (context, not a target)", 1.5, "ratio"),
     "returns_to_region": ("refugee returns by region of return (context, not a target)", 1.5, "ratio"),
-    "shock_returns": ("returns after the shocks of 2024 (context, not a target)", 1.5, "ratio"),
-    "shock_intention": ("intend to return within 12 months after the fall (%) (context, not a target)", 1.5, "points"),
+    "shock_returns": ("returns after the shocks of 2024 (fitted by calibration_fall, not checked)", 1.5, "ratio"),
+    "shock_intention": ("intend to return within 12 months after the fall (%) (fitted, not checked)", 5.0, "points"),
+    "shock_hope": ("hope to return one day after the fall (%) (fitted, not checked)", 10.0, "points"),
 }
 #: every family set beside the model, targets first
 SHOWN = {**FAMILIES, **CONTEXT}
@@ -99,6 +102,7 @@ SHOCKS = {
     "idp_returns": ("shock_returns", "IDPs", ("returns_voluntary_idps",), "sum"),
     "from_lebanon": ("shock_returns", "from Lebanon", ("returns_voluntary_lebanon", "returns_forced_lebanon"), "sum"),
     "intention": ("shock_intention", "intention", ("intend_return_12m_pct_surveyed",), "mean"),
+    "hope": ("shock_hope", "hope", ("hope_return_pct_surveyed",), "mean"),
 }
 
 
@@ -462,10 +466,12 @@ def summary(frame):
 ERROR_CAP = 5.0
 
 
-def loss(frame, weights: dict[str, float] | None = None, period: str = "calibration") -> float:
+def loss(frame, weights: dict[str, float] | None = None, period: str = "calibration", families=None) -> float:
     """Mean over families (weighted) of the mean squared error in tolerance units, over ``period``'s points
-    (each error capped at :data:`ERROR_CAP`)."""
-    part = frame[(frame["period"] == period) & frame["family"].isin(list(FAMILIES))]  # context is not fitted
+    (each error capped at :data:`ERROR_CAP`). ``families``: those counted (default: every target family; context
+    is fitted only when named)."""
+    counted = list(FAMILIES) if families is None else list(families)
+    part = frame[(frame["period"] == period) & frame["family"].isin(counted)]
     if part.empty:
         return float("inf")
     weights = weights or {}

@@ -8,9 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from returnsim import decision, simulate
+from returnsim import decision, load_scenario, simulate
 from returnsim import targets as T
-from returnsim.calibrate import CalibrationError, calibrate, load_spec, noise_seeds, spec_from_dict
+from returnsim.calibrate import (
+    CalibrationError,
+    calibrate,
+    load_spec,
+    noise_seeds,
+    objective,
+    setup_of,
+    spec_from_dict,
+)
 from returnsim.cli import main
 from returnsim.explain import BARRIERS, binding_shares, contributions, explain, rank_penalty
 from returnsim.simulation import Simulation
@@ -167,6 +175,14 @@ def test_explain_command(tmp_path, capsys):
             "<dict>: weights: 'refugee_return' is not a target family (known: refugee_returns, returns_by_host, "
             "refugee_stock, intention, hope, idp_stock, idp_returns)",
         ),
+        (
+            {"parameters": [], "fit": ["shock_return"]},
+            f"<dict>: fit: 'shock_return' is not a family of observed figures (known: {', '.join(T.SHOWN)})",
+        ),
+        (
+            {"parameters": [], "fit": ["shock_returns", "shock_hope"], "weights": {"hope": 2.0}},
+            "<dict>: weights: 'hope' is not a family the loss counts (known: shock_returns, shock_hope)",
+        ),
         ({"parameters": [], "seeds": [1, 1]}, "<dict>: seeds: must list one or more distinct seeds"),
         ({"parameters": [], "popsize": 3}, "<dict>: popsize: unknown key"),
     ],
@@ -190,6 +206,17 @@ def test_a_parameter_outside_what_its_key_accepts_is_refused(tmp_path):
 def test_the_library_calibration_file_is_valid():
     spec = load_spec("experiments/calibration.toml")
     assert len(spec.parameters) >= 8 and set(spec.quick.parameters) <= {p.name for p in spec.parameters}
+
+
+def test_the_fall_has_its_own_calibration_that_counts_only_what_followed_it_and_finds_the_political_terms():
+    spec = load_spec("experiments/calibration_fall.toml")
+    setup = setup_of(spec, "experiments/calibration_fall.toml", quick=True)
+    assert {t.family for t in setup.observed} == {"shock_returns", "shock_intention", "shock_hope"}
+    assert setup.keys == (("decision.regime",), ("hope.regime",)) and setup.calibrate_until == "2025-04"
+    baseline = load_scenario("baseline")
+    fitted = objective(setup, [baseline.decision.regime, baseline.hope.regime])
+    without = objective(setup, [0.0, 0.0])  # the fall changes only arrests and military service
+    assert fitted.fit < without.fit / 4, (fitted.fit, without.fit)
 
 
 #: parameters the last local search freed for the first time, searched over a wider box than the others

@@ -356,6 +356,13 @@ def test_loss_caps_errors_and_reads_one_period():
     assert T.loss(far) == T.ERROR_CAP**2 == 25.0
     assert T.loss(_frame("reported_returns", [("x 2019", 100, 150)])) == float("inf")  # context only
     assert T.loss(frame, {"refugee_returns": 0.0}) == float("inf")  # nothing weighed
+    shock = _frame("shock_returns", [("refugees 2025", 100, 150, "2025-03")], calibrate_until="2025-04")
+    both = pd.concat([frame, shock])
+    assert T.loss(both) == pytest.approx(1.0)  # context is not counted unless named
+    assert T.loss(both, families=["shock_returns"]) == pytest.approx(1.0)
+    weights = {"refugee_returns": 1.0, "shock_returns": 3.0}
+    assert T.loss(both, weights, families=["refugee_returns", "shock_returns"]) == pytest.approx(1.0)
+    assert T.loss(frame, families=["shock_returns"]) == float("inf")
 
 
 def test_errors_floor_counts_at_one_and_a_factor_target_is_met_at_its_bound():
@@ -571,7 +578,7 @@ def test_each_observed_figure_becomes_a_target_of_its_kind_on_a_column_the_model
         assert t.how == how[t.family] and isinstance(t.source, str) and t.source.strip(), t
         assert set(t.columns) <= reported and t.first <= t.last, t
     for t in T.context():
-        assert t.how == ("mean" if t.family == "shock_intention" else "sum"), t
+        assert t.how == ("mean" if t.family in ("shock_intention", "shock_hope") else "sum"), t
         assert isinstance(t.source, str) and t.source.strip() and set(t.columns) <= reported, t
     stocks = [t for t in T.targets() if t.family == "refugee_stock"]
     assert all(t.label == f"{t.columns[0].removeprefix('refugees_')} {t.first}" for t in stocks)
@@ -614,6 +621,7 @@ def test_what_followed_the_shocks_of_2024_is_set_beside_a_run_over_those_months(
         "refugees 2024-12/2025-03",
         "IDPs 2024-12/2025-03",
         "intention 2025-01",
+        "hope 2025-01",
     ]
     refugees = shocks["refugees 2024-12/2025-03"]
     assert (refugees.first, refugees.last, refugees.observed) == ("2024-12", "2025-03", 400000.0)
@@ -621,7 +629,11 @@ def test_what_followed_the_shocks_of_2024_is_set_beside_a_run_over_those_months(
     assert shocks["from Lebanon 2024-09/2024-10"].columns == ("returns_voluntary_lebanon", "returns_forced_lebanon")
     assert (shocks["intention 2025-01"].family, shocks["intention 2025-01"].how) == ("shock_intention", "mean")
     assert not any(t.label.startswith("from Lebanon") for t in T.context(hosts=("turkey",)))
-    assert "shock_returns" not in T.FAMILIES and "shock_intention" not in T.FAMILIES  # neither fitted nor checked
+    hope = shocks["hope 2025-01"]
+    assert (hope.family, hope.how, hope.observed) == ("shock_hope", "mean", 80.0)
+    assert hope.columns == ("hope_return_pct_surveyed",)
+    assert not {"shock_returns", "shock_intention", "shock_hope"} & set(T.FAMILIES)  # not checked by validate
+    assert T.SHOWN["shock_intention"][1:] == (5.0, "points") and T.SHOWN["shock_hope"][1:] == (10.0, "points")
 
 
 def test_an_unknown_kind_of_shock_figure_is_refused_by_name(monkeypatch):
@@ -631,7 +643,8 @@ def test_an_unknown_kind_of_shock_figure_is_refused_by_name(monkeypatch):
     with pytest.raises(ValueError) as err:
         T.context()
     assert str(err.value) == (
-        "shocks_2024.csv, 2025-01: what 'deaths' is not one of refugee_returns, idp_returns, from_lebanon, intention"
+        "shocks_2024.csv, 2025-01: what 'deaths' is not one of refugee_returns, idp_returns, from_lebanon, intention, "
+        "hope"
     )
 
 
@@ -642,6 +655,7 @@ def test_the_security_levers_are_told_apart_in_event_dicts_and_objects():
     assert touches_security([{"type": "amnesty"}]) and touches_security([{"type": "security_guarantee"}])
     assert touches_security([{"type": "deportation"}, {"type": "conscription", "enforced": False}])
     assert not touches_security([{"type": "conscription", "enforced": True}, {"type": "deportation"}])
+    assert touches_security([{"type": "regime_change", "regime": 0.0}])
     assert touches_security(load_scenario("amnesty_guarantees").events)  # event objects as well as dicts
     assert touches_security(load_scenario("shocks_2024").events)
     assert not touches_security(load_scenario("baseline").events) and not touches_security([])
