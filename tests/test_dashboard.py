@@ -9,6 +9,7 @@ test's temporary folder); with RETURNSIM_UPDATE_SCREENSHOTS=1 they also replace 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -188,6 +189,8 @@ def test_comparison_runs_are_the_plain_runs_with_the_same_seed(short):
         (lambda s: policy.sanctions(False, 0.3), "sanctions_relief"),
         (lambda s: policy.guarantee(0.5, 0.3), "security_guarantee"),
         (lambda s: policy.conscription("ended everywhere"), "conscription"),
+        (lambda s: policy.who_rules("the government falls"), "regime_change"),
+        (lambda s: policy.who_rules("a negotiated transition (half its hold)"), "regime_change"),
         (lambda s: policy.restitution(0.02), "property_restitution"),
     ],
 )
@@ -206,6 +209,21 @@ def test_controls_back_at_the_scenario_value_add_no_event(short):
     assert policy.restitution(0.0)[1] is None
     with pytest.raises(ValueError, match="'sometimes' is not one of"):
         policy.conscription("sometimes")
+    assert policy.who_rules("as in the scenario") == ("regime", None)
+
+
+def test_who_rules_makes_a_regime_change_over_the_fitted_three_months():
+    assert policy.who_rules("the government falls") == (
+        "regime",
+        {"type": "regime_change", "regime": 0.0, "ramp_months": 3},
+    )
+    assert policy.who_rules("a negotiated transition (half its hold)")[1]["regime"] == 0.5
+    with pytest.raises(ValueError) as bad:
+        policy.who_rules("a coup")
+    assert str(bad.value) == (
+        "who_rules: 'a coup' is not one of as in the scenario, the government falls, "
+        "a negotiated transition (half its hold)"
+    )
 
 
 # ------------------------------------------------------------------------------ map data
@@ -360,7 +378,7 @@ def test_page_moves_a_policy_slider_steps_and_stays_on_this_computer(page, tmp_p
     assert months_shown(pg) == 0
     step(pg)
     assert months_shown(pg) == 1
-    assert pg.get_by_text("A known limit: the model answers amnesties").count() == 1  # beside the security sliders
+    assert pg.get_by_text("The fall of the government (December 2024)").count() == 1  # beside the security controls
     before = series(pg, "returns_forced")
     handle = slider(pg, "Deportations")  # the host shown first is Turkey
     handle.focus()
@@ -403,14 +421,15 @@ def test_a_bad_scenario_file_shows_a_message_and_the_server_stays_up(page, serve
     paused = months_shown(pg)
     time.sleep(0.6)  # more than two periods at 4 months a second
     assert months_shown(pg) == paused
+    who_rules = pg.locator("select").filter(has=pg.locator("option", has_text="the government falls"))
+    who_rules.select_option(label="the government falls")  # a policy set from a choice list acts too
+    pg.get_by_text(re.compile(r"^From \w+ \d{4}: Government falls\.$")).wait_for(timeout=30000)
     assert server[1].poll() is None  # and so does the server
     assert [u for u in urls if not local(u, port)] == []
 
 
 @pytest.mark.parametrize("command", ["dashboard", "report"])
 def test_the_readme_shows_each_classroom_command_with_the_flags_it_has(command):
-    import re
-
     from returnsim.cli import build_parser
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -104,7 +104,7 @@ def test_compare_report_tells_each_scenarios_difference_and_its_own_policy(compa
     assert "Raqqa passes to" in shared and "deports 1,000" not in shared  # …the history once, as shared
 
 
-def test_a_report_on_security_or_political_levers_says_the_model_answers_them_too_weakly(tmp_path, run_dir, capsys):
+def test_a_report_on_security_or_political_levers_says_how_far_to_trust_them(tmp_path, run_dir, capsys):
     out = tmp_path / "guarantee"
     assert main(["run", "political_transition", "--out", str(out), *SMALL]) == 0
     assert capsys.readouterr().err.strip().endswith(f"note: {SECURITY_LIMIT}")  # run says it too
@@ -117,7 +117,7 @@ def test_a_report_on_security_or_political_levers_says_the_model_answers_them_to
     words = text_of((out / "report.html").read_text(encoding="utf-8"))
     assert SECURITY_LIMIT in words
     assert main(["report", str(run_dir), "--out", str(tmp_path / "deport.html")]) == 0
-    assert "A known limit" not in text_of((tmp_path / "deport.html").read_text(encoding="utf-8"))  # deportations
+    assert "How far to trust" not in text_of((tmp_path / "deport.html").read_text(encoding="utf-8"))  # deportations
 
 
 def test_the_manifest_kind_decides_when_present(run_dir, tmp_path, capsys):

@@ -30,10 +30,11 @@ HOW_CHANGES_ACT = (
     "A policy set here starts next month and the months already shown stay as they were; a decision weight "
     "applies to the whole run, which is replayed from the start."
 )
-#: beside the security sliders: the model answers them far too weakly (README, "The model beside the evidence")
+#: beside the security controls: which of them the counts after December 2024 support
 SECURITY_NOTE = (
-    "A known limit: the model answers amnesties, guarantees and the end of military service far too weakly. "
-    "Over the fall of the government in December 2024 it gives about 2 % of the returns counted after it."
+    "The fall of the government (December 2024) is fitted to what UNHCR counted after it: 'Who rules' moves "
+    "returns most. An amnesty, a guarantee or the end of military service under the same government moves them "
+    "little; no count isolates their effect."
 )
 COMPARISONS = {"nothing": "none", "this scenario without my changes": "loaded", "the built-in baseline": "baseline"}
 CSS = """
@@ -116,6 +117,7 @@ class Dashboard:
         self.recon = pn.widgets.FloatSlider(
             name="Reconstruction aid (reached over a year)", start=0, end=1, step=0.05, value=0, width=280
         )
+        self.who_rules = pn.widgets.Select(name="Who rules", options=list(policy.WHO_RULES), width=280)
         self.guarantee = pn.widgets.FloatSlider(
             name="Arrests of returnees (x as now; 1 = no amnesty)", start=0, end=1, step=0.05, value=1, width=280
         )
@@ -159,6 +161,7 @@ class Dashboard:
                 self.lift,
                 self.recon,
                 pn.pane.Markdown(SECURITY_NOTE, css_classes=["rs-note"], width=280),
+                self.who_rules,
                 self.guarantee,
                 self.credibility,
                 self.conscription,
@@ -228,6 +231,9 @@ class Dashboard:
         self.conscription.param.watch(
             functools.partial(self._on_policy, lambda: policy.conscription(self.conscription.value)), "value"
         )
+        self.who_rules.param.watch(
+            functools.partial(self._on_policy, lambda: policy.who_rules(self.who_rules.value)), "value"
+        )
         for key, widget in self.weights.items():
             widget.param.watch(functools.partial(self._on_weight, key), "value_throttled")
 
@@ -251,6 +257,7 @@ class Dashboard:
             self._host_controls()
             self.lift.value = False
             self.recon.value = 0.0
+            self.who_rules.value = next(iter(policy.WHO_RULES))
             self.guarantee.value = 1.0
             self.credibility.value = 0.3
             self.conscription.value = next(iter(policy.CONSCRIPTION))

@@ -22,6 +22,8 @@ Change = tuple[str, dict[str, Any] | None]
 
 #: the page's choices for conscription, in the order the control lists them
 CONSCRIPTION = {"as in the scenario": None, "ended everywhere": False, "enforced everywhere": True}
+#: the page's choices for who rules Syria: how far the government that refugees fled still rules (1 in power, 0 gone)
+WHO_RULES = {"as in the scenario": None, "the government falls": 0.0, "a negotiated transition (half its hold)": 0.5}
 
 
 def deportation(scenario: Scenario, host: str, quota: int) -> Change:
@@ -77,6 +79,16 @@ def conscription(choice: str) -> Change:
         raise ValueError(f"conscription: {choice!r} is not one of {', '.join(CONSCRIPTION)}")
     enforced = CONSCRIPTION[choice]
     return "conscription", None if enforced is None else {"type": "conscription", "enforced": enforced}
+
+
+def who_rules(choice: str) -> Change:
+    """The government that refugees fled falls, or keeps half its hold, or rules as in the scenario (a key of
+    :data:`WHO_RULES`). The change is reached over 3 months, the fitted value of scenarios/shocks_2024.toml (how
+    long displaced households took to believe the fall of December 2024)."""
+    if choice not in WHO_RULES:
+        raise ValueError(f"who_rules: {choice!r} is not one of {', '.join(WHO_RULES)}")
+    regime = WHO_RULES[choice]
+    return "regime", None if regime is None else {"type": "regime_change", "regime": regime, "ramp_months": 3}
 
 
 def restitution(monthly: float) -> Change:
