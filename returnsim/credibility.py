@@ -176,9 +176,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def format_explain(table, name: str, month: str, where: str) -> str:
     lines = [f"{name}, decisions of {month}: {where} displaced households (utility of returning, logit units)", ""]
-    lines.append(f"  {'factor':32s} {'group':28s} {'mean':>8s}")
+    width = max(32, *(len(f) for f in table["factor"]))  # every factor's name in one column
+    lines.append(f"  {'factor':{width}s} {'group':28s} {'mean':>8s}")
     for row in table.itertuples():
-        lines.append(f"  {row.factor:32s} {row.group:28s} {row.mean_contribution:+8.2f}")
+        lines.append(f"  {row.factor:{width}s} {row.group:28s} {row.mean_contribution:+8.2f}")
     lines += ["", f"  {'binding barrier':32s} {'share':>8s} {'model rank':>11s} {'survey rank':>12s}"]
     barriers = table.dropna(subset=["binding_share"]).drop_duplicates("group").sort_values("model_rank")
     for row in barriers.itertuples():

@@ -141,6 +141,22 @@ def test_a_heavier_security_barrier_binds_for_more_households(running):
     assert set(light.dropna(subset=["binding_share"])["group"]) == set(BARRIERS)
 
 
+def test_who_rules_is_reported_on_its_own_and_never_decides_which_barrier_binds(running):
+    sim = running
+    fallen = sim.params.with_changes(
+        {"events": [*sim.params.events, {"type": "regime_change", "month": "2017-01", "regime": 0.0}]}
+    )
+    after = Simulation(fallen, seed=3, **FAST)
+    after.step()
+    table = explain(after).set_index("factor")
+    row = table.loc["the fall of the government they fled"]
+    assert (row["group"], row["mean_contribution"]) == ("who rules", pytest.approx(fallen.decision.regime))
+    assert np.isnan(row["binding_share"]) and "who rules" not in BARRIERS
+    before = Simulation(sim.params, seed=3, **FAST)
+    before.step()
+    assert explain(before).set_index("factor").loc["the fall of the government they fled", "mean_contribution"] == 0
+
+
 def test_explain_command(tmp_path, capsys):
     out = tmp_path / "e"
     assert main(["explain", "--month", "2019-01", "--households-per-agent", "5000", "--out", str(out)]) == 0
