@@ -320,6 +320,11 @@ def test_population_growth_adds_persons_to_displaced_households(run):
             {"type": "deportaton", "month": "2020-01"},
             "toy: events[0].type = \"deportaton\": unknown event type (did you mean 'deportation'?)",
         ),
+        ({"type": "regime_change", "month": "2020-01"}, "toy: events[0].regime: required key is missing"),
+        (
+            {"type": "regime_change", "month": "2020-01", "regime": 1.5},
+            "toy: events[0].regime = 1.5: must be between 0 and 1",
+        ),
         (
             {"type": "deportation", "month": "2020-01", "host": "alpha"},
             "toy: events[0]: give exactly one of rate or quota",
