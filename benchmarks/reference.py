@@ -233,6 +233,7 @@ class Month:
     idp_cost: float
     idp_integration: float
     controller: list[int]
+    crossings: list[set[str]]  # by host: the controllers its crossings lead into (ODD 7.3)
     confiscation: list[float]
     services: list[float]
     detention_on_return: list[float]
@@ -299,6 +300,7 @@ def month_levers(s, places: Places, t: int) -> Month:
         idp_cost=s.idps.return_cost,
         idp_integration=s.idps.integration,
         controller=[places.controllers.index(r.controller) for r in s.regions.values()],
+        crossings=[set(c) for c in places.crossings],
         confiscation=[s.property.confiscation_hazard] * places.R,
         services=[r.services for r in s.regions.values()],
         detention_on_return=[c.detention_on_return for c in C],
@@ -351,6 +353,8 @@ def _authority_change(lv: Month, p: Places, e, w: When) -> None:
     named = {p.regions.index(r) for r in e.regions}
     new = p.controllers.index(e.controller)
     lv.controller = [new if r in named or c in old else c for r, c in enumerate(lv.controller)]
+    if old:  # a host's crossings into the territory taken over now lead into the new authority's
+        lv.crossings = [c | {e.controller} if c & set(e.from_controllers) else c for c in lv.crossings]
 
 
 def _controller_policy(lv: Month, p: Places, e, w: When) -> None:
@@ -648,7 +652,7 @@ class RefHousehold(mesa.Agent):
         lv, places = self.model.lv, self.model.places
         if self.location < places.H:
             held_by = places.controllers[lv.controller[self.origin]]
-            across = 0.0 if held_by in places.crossings[self.location] else places.cross_line_cost[self.location]
+            across = 0.0 if held_by in lv.crossings[self.location] else places.cross_line_cost[self.location]
             return (lv.cost[self.location] + across) * (1.0 - lv.host_violence[self.location])
         return lv.idp_cost
 

@@ -175,6 +175,7 @@ class Levers:
     idp_integration: float
     # regions
     controller: np.ndarray  # controller number of each region
+    cross_line_cost: np.ndarray  # (host, controller): months more to reach that territory (0: a crossing leads in)
     confiscation_hazard: np.ndarray  # monthly, of absentees' homes, before claims
     services: np.ndarray  # basic services and shelter functioning at origin (0-1)
     # controllers
@@ -289,6 +290,7 @@ def _base(s: Scenario, g: Geography) -> dict:
         "idp_return_cost": s.idps.return_cost,
         "idp_integration": s.idps.integration,
         "controller": arr((g.controller(r.controller) for r in s.regions.values()), np.int16),
+        "cross_line_cost": np.array(g.cross_line_cost, np.float64),
         "confiscation_hazard": np.full(g.n_regions, s.property.confiscation_hazard),
         "services": arr(r.services for r in s.regions.values()),
         "detention_on_return": arr(c.detention_on_return for c in C),
@@ -357,8 +359,13 @@ def _authority_change(lv: dict, e: AuthorityChangeEvent, when: _When) -> None:
         return
     g = when.g
     regions = np.isin(np.arange(g.n_regions), [g.region(r) for r in e.regions])
-    regions |= np.isin(lv["controller"], [g.controller(c) for c in e.from_controllers])
-    lv["controller"][regions] = g.controller(e.controller)
+    old = [g.controller(c) for c in e.from_controllers]
+    regions |= np.isin(lv["controller"], old)
+    new = g.controller(e.controller)
+    lv["controller"][regions] = new
+    if old:  # the crossings that led into the territory taken over now lead into the new authority's
+        cost = lv["cross_line_cost"]
+        cost[:, new] = np.where((cost[:, old] == 0).any(axis=1), 0.0, cost[:, new])
 
 
 def _controller_policy(lv: dict, e: ControllerPolicyEvent, when: _When) -> None:

@@ -117,7 +117,7 @@ class Tables:
         # a return across a front line (home held by a controller the host's crossings do not lead to) costs more;
         # fleeing a war in the host costs less than a planned journey: the cost falls with violence there
         abroad = c.location < g.n_hosts
-        detour = np.where(abroad, g.cross_line_cost[np.minimum(c.location, g.n_hosts - 1), ctrl], 0.0)
+        detour = np.where(abroad, lv.cross_line_cost[np.minimum(c.location, g.n_hosts - 1), ctrl], 0.0)
         cost = (by_location(g, lv.host_return_cost, lv.idp_return_cost)[c.location] + detour) * (1.0 - x.host_violence)
         open_ = by_location(g, lv.host_border, 1.0)[c.location]
 

@@ -147,6 +147,10 @@ def _same_levers(s) -> None:
             "idp_return_cost": ref.idp_cost,
             "idp_integration": ref.idp_integration,
             "controller": ref.controller,
+            "cross_line_cost": [
+                [0.0 if c in reached else places.cross_line_cost[h] for c in places.controllers]
+                for h, reached in enumerate(ref.crossings)
+            ],
             "confiscation_hazard": ref.confiscation,
             "services": ref.services,
             "detention_on_return": ref.detention_on_return,

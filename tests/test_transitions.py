@@ -1788,6 +1788,30 @@ def test_a_return_across_a_front_line_costs_more_and_follows_the_controller_of_t
     assert Tables.build(plain, g, levers_at(plain, g, 0), st_.livelihood).return_cost.max() == 3.0
 
 
+def test_crossings_into_a_territory_taken_over_whole_lead_into_the_new_authority_not_into_one_region_taken():
+    """Alpha's crossings lead into the government's territory only. When the rebels take over all of it
+    (``from_controllers``), alpha's crossings lead into theirs: no home costs more. When they take one region by
+    name, its refugees in alpha must cross a front line; beta's crossings lead into the rebels' and stay so."""
+    crossings = {"hosts.alpha.crossings": ["gov"], "hosts.alpha.cross_line_cost": 2.0}
+    crossings |= {"hosts.beta.crossings": ["rebels"], "hosts.beta.cross_line_cost": 1.0}
+    rows = [{"origin": N}, {"origin": S}, {"location": BETA, "origin": N}, {"location": BETA, "origin": S}]
+    whole = {"type": "authority_change", "month": "2020-02", "controller": "rebels", "from_controllers": ["gov"]}
+    named = {"type": "authority_change", "month": "2020-02", "controller": "rebels", "regions": ["north"]}
+
+    def costs(event, t):
+        s = scenario([event], **crossings)
+        st_ = build(rows, s, t=t)
+        return Tables.build(s, st_.geo, levers_at(s, st_.geo, t), st_.livelihood).return_cost[st_.cell].tolist()
+
+    assert costs(whole, 0) == [3.0, 5.0, 4.0, 3.0]  # before: south behind a line from alpha, north from beta
+    assert costs(whole, 1) == [3.0, 3.0, 3.0, 3.0]
+    assert costs(named, 1) == [5.0, 5.0, 3.0, 3.0]
+    s = scenario([whole], **crossings)
+    g = Geography.from_scenario(s)
+    np.testing.assert_array_equal(levers_at(s, g, 1).cross_line_cost, [[0.0, 0.0], [1.0, 0.0]])
+    np.testing.assert_array_equal(g.cross_line_cost, [[0.0, 2.0], [1.0, 0.0]])  # the geography keeps the start
+
+
 def test_a_host_listing_no_crossings_reaches_every_controller_whatever_its_cross_line_cost():
     s = scenario(**{"hosts.alpha.cross_line_cost": 2.0})
     assert not Geography.from_scenario(s).cross_line_cost.any()
