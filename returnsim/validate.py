@@ -140,7 +140,8 @@ SECURITY_LIMIT = (
     "How far to trust the security and political levers: the model's answer to a change of who rules "
     "(regime_change) is fitted to the fall of the government in December 2024 (docs/calibration/fall.md): it "
     "gives about 30 % intending to return and 80 % hoping to, as the survey found, 1.4 times the IDP returns "
-    "and 0.7 of the refugee returns UNHCR counted. An amnesty, a guarantee against arrest or the end of "
+    "and 0.7 of the refugee returns UNHCR counted to March 2025, and less than half of the refugee returns to "
+    "August (a surge that fades where the real flow held). An amnesty, a guarantee against arrest or the end of "
     "military service under the same government moves returns little; no count isolates what such a measure "
     "did, so read that answer as the calibrated weight of perceived risk, not a tested one."
 )

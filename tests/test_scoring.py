@@ -537,7 +537,7 @@ def test_a_run_that_holds_no_observed_month_is_refused_before_it_runs(tmp_path, 
     assert main(["validate", str(late), "--out", str(tmp_path / "v")]) == 2
     message = (
         f"{late}: simulation.start and simulation.months: the run covers 2026-01 to 2026-03, which holds none of "
-        "the observed figures (they lie between 2017-01 and 2025-03); validate needs a run over some of those months"
+        "the observed figures (they lie between 2017-01 and 2025-08); validate needs a run over some of those months"
     )
     assert capsys.readouterr().err.strip().endswith(message)
     assert not (tmp_path / "v").exists()
@@ -620,6 +620,8 @@ def test_what_followed_the_shocks_of_2024_is_set_beside_a_run_over_those_months(
         "refugees 2024-12/2025-01",
         "refugees 2024-12/2025-03",
         "IDPs 2024-12/2025-03",
+        "refugees 2024-12/2025-08",
+        "IDPs 2024-12/2025-08",
         "intention 2025-01",
         "hope 2025-01",
     ]
