@@ -116,7 +116,11 @@ DOCUMENTED = {
     "political_transition_sanctions_relief": [("returns_voluntary_refugees", +1, 300_000)],
     "lebanon_war": [("returns_voluntary_lebanon", +1, 100_000)],
     "return_package": [("returns_voluntary_refugees", +1, 2_000)],
-    "shocks_2024": [("returns_voluntary_lebanon", +1, 50_000), ("returns_voluntary_refugees", +1, 50_000)],
+    "shocks_2024": [
+        ("returns_voluntary_lebanon", +1, 50_000),
+        ("returns_voluntary_refugees", +1, 200_000),
+        ("returns_voluntary_idps", +1, 1_000_000),  # without who rules: +146,000 refugees and +228,000 IDPs
+    ],
 }
 
 
