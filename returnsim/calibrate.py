@@ -169,15 +169,17 @@ class CalibrationSpec(_Table):
     _seeds = field_validator("seeds")(classmethod(lambda cls, v: _distinct_seeds(v)))
 
     @model_validator(mode="after")
-    def _names(self):
+    def _weighed(self):
+        """Weights only for the families the loss counts (``fit``, or every target family)."""
         fitted = self.fit or list(T.FAMILIES)
         unknown = [k for k in self.weights if k not in fitted]
         if unknown:
-            raise ValueError(
-                f"weights: {unknown[0]!r} is not a family the loss counts (known: {', '.join(fitted)})"
-                if unknown[0] in T.SHOWN
-                else f"weights: {unknown[0]!r} is not a target family (known: {', '.join(fitted)})"
-            )
+            what = "a family the loss counts" if unknown[0] in T.SHOWN else "a target family"
+            raise ValueError(f"weights: {unknown[0]!r} is not {what} (known: {', '.join(fitted)})")
+        return self
+
+    @model_validator(mode="after")
+    def _names(self):
         names = [p.name for p in self.parameters]
         if len(set(names)) < len(names):
             raise ValueError("parameter names must be distinct")
