@@ -225,7 +225,7 @@ def cells(series: dict[str, np.ndarray], hosts: list[str]) -> dict[str, float]:
         out[f"{name}@all"] = float(x.sum())
     confiscated = np.concatenate([[0.0], np.asarray(series["properties_confiscated"], float)])
     out |= {f"confiscations@y{y // 12}": float(confiscated[min(y + 12, months)] - confiscated[y]) for y in years}
-    for name in [*STOCKS, *(f"refugees_{h}" for h in hosts), *MEANS]:
+    for name in [*STOCKS, *(f"refugees_{h}" for h in hosts), *MEANS, *(f"intend_return_12m_pct_{h}" for h in hosts)]:
         x = np.asarray(series[name], float)
         out |= {f"{name}@m{m}": float(x[m]) for m in range(months)}
     return out

@@ -1066,6 +1066,7 @@ class ReferenceModel(mesa.Model):
             "hope_return_pct": _pct(self.hope, self.intent_n, range(H)),
             "hope_return_pct_surveyed": _pct(self.hope, self.intent_n, surveyed),
         }
+        out |= {f"intend_return_12m_pct_{h}": _pct(self.intent, self.intent_n, [i]) for i, h in enumerate(places.hosts)}
         out |= {k: f[k] for k in f if k not in out}
         return out
 
@@ -1115,6 +1116,7 @@ def indicator_names(places: Places) -> list[str]:
         "intend_return_12m_pct_surveyed",
         "hope_return_pct",
         "hope_return_pct_surveyed",
+        *(f"intend_return_12m_pct_{h}" for h in places.hosts),
     ]
 
 

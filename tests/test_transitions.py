@@ -850,6 +850,8 @@ def test_decide_reports_the_intention_and_hope_to_return_of_refugee_households()
     assert flows.intend_return_12m_pct_surveyed == pytest.approx(flows.intend_return_12m_pct)
     assert flows.hope_return_pct == pytest.approx(100 * (eta[0] + eta[2]) / 2, rel=1e-5)
     assert flows.hope_return_pct_surveyed == pytest.approx(flows.hope_return_pct)
+    # each host's own share: alpha's one refugee household, beta's one
+    np.testing.assert_allclose(flows.intend_return_12m_pct_by_host, [100 * intend[0], 100 * intend[1]], rtol=1e-5)
     s2 = s.with_changes({"hosts.beta.surveyed": False})
     flows = run(decide, build(DECIDERS, s2, ties=[[3] * 6] * 4, back=[3, 0, 6, 0]), s2)
     assert flows.intend_return_12m_pct_surveyed == pytest.approx(100 * intend[0], rel=1e-5)
@@ -863,6 +865,7 @@ def test_without_refugee_households_the_intention_share_is_zero_and_flows_keep_o
     flows = run(decide, st_, s, {Draw.RETURN: 0.0})
     assert (flows.intend_return_12m_pct, flows.intend_return_12m_pct_surveyed) == (0.0, 0.0)
     assert (flows.hope_return_pct, flows.hope_return_pct_surveyed) == (0.0, 0.0)
+    np.testing.assert_array_equal(flows.intend_return_12m_pct_by_host, [0.0, 0.0])  # no household: 0, not 0/0
     np.testing.assert_array_equal(flows.returns_voluntary_from, [0, 0, 4])
     st_ = build([{"savings": 20.0}], s)
     np.testing.assert_array_equal(run(decide, st_, s, {Draw.RETURN: 0.0}).returns_voluntary_from, [4, 0, 0])

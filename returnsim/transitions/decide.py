@@ -6,7 +6,7 @@ cell (``returnsim.tables``) and the household terms per row, by the same kernels
 ``decision.household_utility``). Households that go pay the return cost from their savings and arrive home.
 
 The survey-comparable intention, the share of refugee households intending to return within 12 months
-(``decision.intend_within``), is reported for all hosts and for the hosts UNHCR's survey covers.
+(``decision.intend_within``), is reported for all hosts, for the hosts UNHCR's survey covers and for each host.
 """
 
 from __future__ import annotations
@@ -218,6 +218,9 @@ def decide(state: State, levers: Levers, params: Scenario, streams: Streams) -> 
 
     parallel.each(stats, n)
     pct, pct_surveyed = _shares(intend, surveyed)
+    where = np.take(pop.location, np.concatenate([rows for _, rows in found]))  # the host of each refugee row
+    households = np.bincount(where, minlength=nH)
+    by_host = 100.0 * np.bincount(where, weights=intend, minlength=nH) / np.maximum(households, 1)
     hope, hope_surveyed = _shares(hoping, surveyed)
 
     left = np.minimum(pop.location[go], nH)
@@ -230,6 +233,7 @@ def decide(state: State, levers: Levers, params: Scenario, streams: Streams) -> 
         intend_return_12m_pct_surveyed=pct_surveyed,
         hope_return_pct=hope,
         hope_return_pct_surveyed=hope_surveyed,
+        intend_return_12m_pct_by_host=by_host,
         changes=(
             Change("location", go, pop.origin[go] + np.int16(nH)),
             Change("status", go, RETURNED),
