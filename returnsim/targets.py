@@ -31,7 +31,9 @@ refugees went back to beside the model's returns to that region. Families ``shoc
 baseline's months: Syrians fleeing the war in Lebanon, and the returns, intentions and hope after the fall of
 the government on 8 December 2024; a scenario that runs over those months (``scenarios/shocks_2024.toml``) is
 set beside them, and ``experiments/calibration_fall.toml`` fits the weight of who rules to them (``calibrate``
-counts context families only when its ``fit`` names them).
+counts context families only when its ``fit`` names them). Families ``shock_returns_by_host`` and
+``shock_intention_by_host`` (rows ``returns_<host>`` and ``intention_<host>`` of the same file) split the fall's
+returns and intentions by host; that fit does not count them, so they test it.
 
 >>> t = targets()
 >>> sorted({x.family for x in t})[:3]
@@ -83,6 +85,12 @@ CONTEXT = {
     "shock_returns": ("returns after the shocks of 2024 (fitted by calibration_fall, not checked)", 1.5, "ratio"),
     "shock_intention": ("intend to return within 12 months after the fall (%) (fitted, not checked)", 5.0, "points"),
     "shock_hope": ("hope to return one day after the fall (%) (fitted, not checked)", 10.0, "points"),
+    "shock_returns_by_host": ("returns after the fall, by host (context: not fitted, not checked)", 1.5, "ratio"),
+    "shock_intention_by_host": (
+        "intend to return within 12 months after the fall, by host (%) (context: not fitted, not checked)",
+        5.0,
+        "points",
+    ),
 }
 #: every family set beside the model, targets first
 SHOWN = {**FAMILIES, **CONTEXT}
@@ -103,6 +111,11 @@ SHOCKS = {
     "from_lebanon": ("shock_returns", "from Lebanon", ("returns_voluntary_lebanon", "returns_forced_lebanon"), "sum"),
     "intention": ("shock_intention", "intention", ("intend_return_12m_pct_surveyed",), "mean"),
     "hope": ("shock_hope", "hope", ("hope_return_pct_surveyed",), "mean"),
+}
+#: rows of ``shocks_2024.csv`` by host, ``what`` = ``<kind>_<host>``: (family, label, the model's column, how)
+SHOCKS_BY_HOST = {
+    "returns": ("shock_returns_by_host", "returns from {}", "returns_voluntary_{}", "sum"),
+    "intention": ("shock_intention_by_host", "intention in {}", "intend_return_12m_pct_{}", "mean"),
 }
 
 
@@ -368,10 +381,19 @@ def context(hosts: Sequence[str] = VERIFIED_HOSTS) -> list[Target]:
             Target("returns_to_region", label, float(row.refugee_returns), column, first, last, "sum", row.source)
         )
     for row in observed.load("shocks_2024").itertuples():
-        if row.what not in SHOCKS:
-            raise ValueError(f"shocks_2024.csv, {row.period}: what {row.what!r} is not one of {', '.join(SHOCKS)}")
-        family, label, columns, how = SHOCKS[row.what]
-        if row.what == "from_lebanon" and "lebanon" not in hosts:
+        kind, _, host = str(row.what).partition("_")
+        if row.what in SHOCKS:
+            family, label, columns, how = SHOCKS[row.what]
+        elif kind in SHOCKS_BY_HOST and host in VERIFIED_HOSTS:
+            family, label, column, how = SHOCKS_BY_HOST[kind]
+            label, columns = label.format(host.capitalize()), (column.format(host),)
+        else:
+            known = [*SHOCKS, *(f"{k}_<host>" for k in SHOCKS_BY_HOST)]
+            raise ValueError(
+                f"shocks_2024.csv, {row.period}: what {row.what!r} is not one of {', '.join(known)} "
+                f"(<host> one of {', '.join(VERIFIED_HOSTS)})"
+            )
+        if (row.what == "from_lebanon" and "lebanon" not in hosts) or (row.what not in SHOCKS and host not in hosts):
             continue
         first, last = period_months(str(row.period))
         cols = tuple(f"returns_voluntary_{h}" for h in hosts) if columns is None else columns

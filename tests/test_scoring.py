@@ -578,7 +578,8 @@ def test_each_observed_figure_becomes_a_target_of_its_kind_on_a_column_the_model
         assert t.how == how[t.family] and isinstance(t.source, str) and t.source.strip(), t
         assert set(t.columns) <= reported and t.first <= t.last, t
     for t in T.context():
-        assert t.how == ("mean" if t.family in ("shock_intention", "shock_hope") else "sum"), t
+        shares = ("shock_intention", "shock_hope", "shock_intention_by_host")
+        assert t.how == ("mean" if t.family in shares else "sum"), t
         assert isinstance(t.source, str) and t.source.strip() and set(t.columns) <= reported, t
     stocks = [t for t in T.targets() if t.family == "refugee_stock"]
     assert all(t.label == f"{t.columns[0].removeprefix('refugees_')} {t.first}" for t in stocks)
@@ -624,6 +625,11 @@ def test_what_followed_the_shocks_of_2024_is_set_beside_a_run_over_those_months(
         "IDPs 2024-12/2025-08",
         "intention 2025-01",
         "hope 2025-01",
+        "intention in Jordan 2025-01",
+        "intention in Egypt 2025-01",
+        "intention in Lebanon 2025-01",
+        "intention in Iraq 2025-01",
+        "returns from Jordan 2024-12/2025-02",
     ]
     refugees = shocks["refugees 2024-12/2025-03"]
     assert (refugees.first, refugees.last, refugees.observed) == ("2024-12", "2025-03", 400000.0)
@@ -631,7 +637,21 @@ def test_what_followed_the_shocks_of_2024_is_set_beside_a_run_over_those_months(
     assert shocks["from Lebanon 2024-09/2024-10"].columns == ("returns_voluntary_lebanon", "returns_forced_lebanon")
     assert (shocks["intention 2025-01"].family, shocks["intention 2025-01"].how) == ("shock_intention", "mean")
     turkey = [t.label for t in T.context(hosts=("turkey",)) if t.family.startswith("shock_")]
-    assert turkey == list(shocks)[1:]  # the flight from Lebanon left out, the figures after it kept
+    assert turkey == list(shocks)[1:8]  # the flight from Lebanon and the other hosts' rows left out
+    lebanon = shocks["intention in Lebanon 2025-01"]
+    assert (lebanon.family, lebanon.how, lebanon.observed) == ("shock_intention_by_host", "mean", 24.0)
+    assert lebanon.columns == ("intend_return_12m_pct_lebanon",)
+    jordan = shocks["returns from Jordan 2024-12/2025-02"]
+    assert (jordan.family, jordan.columns, jordan.first, jordan.last) == (
+        "shock_returns_by_host",
+        ("returns_voluntary_jordan",),
+        "2024-12",
+        "2025-02",
+    )
+    assert [t.label for t in T.context(hosts=("jordan",)) if t.family.endswith("_by_host")] == [
+        "intention in Jordan 2025-01",
+        "returns from Jordan 2024-12/2025-02",
+    ]
     hope = shocks["hope 2025-01"]
     assert (hope.family, hope.how, hope.observed) == ("shock_hope", "mean", 80.0)
     assert hope.columns == ("hope_return_pct_surveyed",)
@@ -639,15 +659,16 @@ def test_what_followed_the_shocks_of_2024_is_set_beside_a_run_over_those_months(
     assert T.SHOWN["shock_intention"][1:] == (5.0, "points") and T.SHOWN["shock_hope"][1:] == (10.0, "points")
 
 
-def test_an_unknown_kind_of_shock_figure_is_refused_by_name(monkeypatch):
+@pytest.mark.parametrize("what", ["deaths", "intention_mars", "deaths_jordan"])
+def test_an_unknown_kind_of_shock_figure_is_refused_by_name(monkeypatch, what):
     real = observed.load
-    row = {"period": "2025-01", "what": "deaths", "observed": 1.0, "source": "s"}
+    row = {"period": "2025-01", "what": what, "observed": 1.0, "source": "s"}
     monkeypatch.setattr(T.observed, "load", lambda name: pd.DataFrame([row]) if name == "shocks_2024" else real(name))
     with pytest.raises(ValueError) as err:
         T.context()
     assert str(err.value) == (
-        "shocks_2024.csv, 2025-01: what 'deaths' is not one of refugee_returns, idp_returns, from_lebanon, intention, "
-        "hope"
+        f"shocks_2024.csv, 2025-01: what {what!r} is not one of refugee_returns, idp_returns, from_lebanon, intention, "
+        "hope, returns_<host>, intention_<host> (<host> one of turkey, lebanon, jordan, iraq, egypt)"
     )
 
 
