@@ -209,18 +209,18 @@ def decide(state: State, levers: Levers, params: Scenario, streams: Streams) -> 
     hoping, intend, surveyed = np.empty(end, np.float32), np.empty(end, np.float32), np.empty(end, bool)
     in_survey = np.append(g.host_surveyed, False)
 
-    def stats(start: int, stop: int) -> None:
+    def stats(start: int, stop: int) -> np.ndarray:  # also each host's sum of intentions and its households
         a, b, rows = places[start]
         np.take(eta, rows, out=hoping[a:b], mode="clip")
         intend[a:b] = decision.intend_within(np.take(q, rows), 12)
         intend[a:b] *= hoping[a:b]
-        np.take(in_survey, np.minimum(np.take(pop.location, rows), nH), out=surveyed[a:b], mode="clip")
+        host = np.take(pop.location, rows)
+        np.take(in_survey, np.minimum(host, nH), out=surveyed[a:b], mode="clip")
+        return np.stack([np.bincount(host, weights=intend[a:b], minlength=nH), np.bincount(host, minlength=nH)])
 
-    parallel.each(stats, n)
+    by_host_sums = sum(parallel.each(stats, n))
     pct, pct_surveyed = _shares(intend, surveyed)
-    where = np.take(pop.location, np.concatenate([rows for _, rows in found]))  # the host of each refugee row
-    households = np.bincount(where, minlength=nH)
-    by_host = 100.0 * np.bincount(where, weights=intend, minlength=nH) / np.maximum(households, 1)
+    by_host = 100.0 * by_host_sums[0] / np.maximum(by_host_sums[1], 1.0)
     hope, hope_surveyed = _shares(hoping, surveyed)
 
     left = np.minimum(pop.location[go], nH)
