@@ -85,9 +85,9 @@ CONTEXT = {
     "shock_returns": ("returns after the shocks of 2024 (fitted by calibration_fall, not checked)", 1.5, "ratio"),
     "shock_intention": ("intend to return within 12 months after the fall (%) (fitted, not checked)", 5.0, "points"),
     "shock_hope": ("hope to return one day after the fall (%) (fitted, not checked)", 10.0, "points"),
-    "shock_returns_by_host": ("returns after the fall, by host (context: not fitted, not checked)", 1.5, "ratio"),
+    "shock_returns_by_host": ("returns after the fall, by host (not fitted, not checked)", 1.5, "ratio"),
     "shock_intention_by_host": (
-        "intend to return within 12 months after the fall, by host (%) (context: not fitted, not checked)",
+        "12-month intention after the fall, by host (%) (not fitted, not checked)",
         5.0,
         "points",
     ),

@@ -6,6 +6,7 @@ exactly or missed just past it. No simulation runs here: these are the tests mut
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -434,6 +435,8 @@ def test_the_table_shows_each_family_in_its_units_and_marks_only_targets_outside
     egypt = f"  {'egypt 2023':22s} {'10':>12s} {'100':>12s} {'0':>10s} {'x10.00':>9s}  holdout  <- outside"
     hope = f"  {'wave 5':22s} {'60.0':>12s} {'61.5':>12s} {'0.0':>10s} {'+1.5':>9s}  calibration"
     context = f"  {'turkey 2018 with gov.':22s} {'177,282':>12s} {'20,000':>12s} {'0':>10s} {'x0.11':>9s}  calibration"
+    one = replace(_by_host_and_hope(), seeds=[7])
+    assert format_validation(one).startswith("s: 1 seed (7), 1 agent")
     assert f"verified returns by host (within x1.5)\n{head}\n{host}\n{egypt}\n" in text
     assert f"hope to return one day (%) (within 10 points)\n{head}\n{hope}\n" in text
     assert f"returns reported beyond UNHCR's verification (context, not a target)\n{head}\n{context}\n" in text
