@@ -242,6 +242,7 @@ class Month:
     conscription: list[float]  # share of the month conscription is enforced
     relief: list[list[float]]  # controller x profile
     regime: float  # how far the government that refugees fled still rules
+    exposure: list[float]  # by controller: how far its fall counts for those whose home the controller holds
     national: float
     sanctions: float
     penalty: float
@@ -309,6 +310,7 @@ def month_levers(s, places: Places, t: int) -> Month:
         conscription=[1.0 if c.conscription else 0.0 for c in C],
         relief=[[1.0] * 4 for _ in C],
         regime=s.politics.regime,
+        exposure=[c.regime_exposure for c in C],
         national=s.economy.national,
         sanctions=1.0 if s.economy.sanctions else 0.0,
         penalty=s.economy.sanctions_penalty,
@@ -611,6 +613,7 @@ class RefHousehold(mesa.Agent):
         lv, hope = m.lv, m.s.hope
         abroad = self.location < H
         c = lv.controller[self.origin]
+        fallen = lv.exposure[c] * (1.0 - lv.regime)  # ODD 7.3, who rules, as the household weighs it
         integration = self.integration_now()
         at_home = self.home_income()
         eta = sigmoid(
@@ -620,7 +623,7 @@ class RefHousehold(mesa.Agent):
             + hope.livelihood * m.livelihood[self.origin]
             - hope.violence * lv.violence[c]
             - hope.property_loss * self.loss()
-            + hope.regime * (1.0 - lv.regime)
+            + hope.regime * fallen
         )
         v = (
             b.intercept
@@ -637,7 +640,7 @@ class RefHousehold(mesa.Agent):
             - b.integration * integration
             + b.host_violence * (lv.host_violence[self.location] if abroad else 0.0)
             + (0.0 if abroad else b.internal)
-            + b.regime * (1.0 - lv.regime)
+            + b.regime * fallen
         )
         q = sigmoid(v)
         border = lv.border[self.location] if abroad else 1.0

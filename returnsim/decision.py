@@ -34,8 +34,10 @@ property-loss score, :math:`S_o` basic services and shelter functioning at origi
 network ties back home, :math:`a_i` attachment, :math:`g_i` integration, :math:`w_l` violence against
 refugees in their host (a war reaching them, ``host_conflict_shock``) and :math:`d_l` 1 for the internally
 displaced (near home, no border to cross), :math:`R` how far the government that refugees fled still rules
-(1 in power, 0 gone: ``politics.regime``, moved by ``regime_change`` events; the same for every household: while
-it rules, its weight is part of the intercept), and :math:`C_i` the cost of the journey (the host's, more across a
+(1 in power, 0 gone: ``politics.regime``, moved by ``regime_change`` events), as the household weighs it:
+:math:`1 - e_c (1 - R)` with :math:`e_c` how far its home's controller depended on that government
+(``controllers.<name>.regime_exposure``; while it rules, 1 for every household and its weight part of the
+intercept), and :math:`C_i` the cost of the journey (the host's, more across a
 front line, less when fleeing a war: ``tables.Tables``). The survey-comparable intention is
 :math:`\eta_i (1-(1-q_i)^{12})`.
 
@@ -99,7 +101,7 @@ class ReturnInputs:
     services: np.ndarray = 0.0  # what is missing of basic services and shelter at origin (1 - services index)
     home_livelihood: np.ndarray = 0.0  # what the household would earn at home (L^orig_i)
     internal: np.ndarray = 0.0  # 1 for the internally displaced (near home, no border to cross), 0 abroad
-    regime: np.ndarray = 1.0  # how far the government that refugees fled still rules (1 in power, 0 gone)
+    regime: np.ndarray = 1.0  # how far the government that refugees fled still rules, as the household weighs it
 
     @classmethod
     def single(cls, **values: float) -> ReturnInputs:
@@ -152,7 +154,7 @@ class HopeInputs:
     livelihood: np.ndarray = 0.0  # the origin region's livelihood index (economic prospects at home)
     violence: np.ndarray = 0.0  # violence at origin (security outlook)
     property_loss: np.ndarray = 0.0
-    regime: np.ndarray = 1.0  # how far the government that refugees fled still rules (1 in power, 0 gone)
+    regime: np.ndarray = 1.0  # how far the government that refugees fled still rules, as the household weighs it
 
 
 def hope_place(x: HopeInputs, h: Hope) -> np.ndarray:

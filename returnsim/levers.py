@@ -186,6 +186,7 @@ class Levers:
     detention_factor: np.ndarray  # (controller, profile): multiplier on detention from amnesties and guarantees
     # national
     regime: float  # how far the government that refugees fled still rules (1 in power, 0 gone)
+    regime_exposure: np.ndarray  # by controller: how far the fall of that government changes things in its regions
     national: float
     sanctions: float  # sanctions in force (1), lifted (0)
     sanctions_penalty: float
@@ -297,6 +298,7 @@ def _base(s: Scenario, g: Geography) -> dict:
         "detention_monthly": arr(c.detention_monthly for c in C),
         "violence": arr(c.violence for c in C),
         "conscription": arr(float(c.conscription) for c in C),
+        "regime_exposure": arr(c.regime_exposure for c in C),
         "detention_factor": np.ones((len(C), 4)),
         "regime": s.politics.regime,
         "national": s.economy.national,

@@ -108,7 +108,8 @@ class Tables:
             host_violence=by_location(g, lv.host_violence, 0.0)[c.location],
             services=1.0 - lv.services[c.origin],
             internal=(c.location >= g.n_hosts).astype(float),
-            regime=np.full(len(c.location), lv.regime),
+            # who rules, as the household weighs it: the fall counts by how far its home's controller depended on it
+            regime=1.0 - lv.regime_exposure[ctrl] * (1.0 - lv.regime),
         )
         h = decision.HopeInputs(
             livelihood=livelihood[c.origin], violence=lv.violence[ctrl], property_loss=loss, regime=x.regime

@@ -159,6 +159,7 @@ def _same_levers(s) -> None:
             "conscription": ref.conscription,
             "detention_factor": ref.relief,
             "regime": ref.regime,
+            "regime_exposure": ref.exposure,
             "national": ref.national,
             "sanctions": ref.sanctions,
             "sanctions_penalty": ref.penalty,

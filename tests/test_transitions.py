@@ -852,6 +852,13 @@ def test_decide_reports_the_intention_and_hope_to_return_of_refugee_households()
     assert flows.hope_return_pct_surveyed == pytest.approx(flows.hope_return_pct)
     # each host's own share: alpha's one refugee household, beta's one
     np.testing.assert_allclose(flows.intend_return_12m_pct_by_host, [100 * intend[0], 100 * intend[1]], rtol=1e-5)
+    # a mean over each host's households: two like the first in alpha still give alpha its share
+    twice = build(
+        [DECIDERS[0], DECIDERS[0], DECIDERS[2], DECIDERS[3]], s, weight=10, ties=[[3] * 6] * 4, back=[3, 3, 6, 0]
+    )
+    np.testing.assert_allclose(
+        run(decide, twice, s).intend_return_12m_pct_by_host, [100 * intend[0], 100 * intend[1]], rtol=1e-5
+    )
     s2 = s.with_changes({"hosts.beta.surveyed": False})
     flows = run(decide, build(DECIDERS, s2, ties=[[3] * 6] * 4, back=[3, 0, 6, 0]), s2)
     assert flows.intend_return_12m_pct_surveyed == pytest.approx(100 * intend[0], rel=1e-5)
@@ -1736,6 +1743,27 @@ def test_regime_change_moves_who_rules_pro_rata_then_ramped_and_lifts_every_hous
     ) == pytest.approx([2.0, 2.0], rel=1e-6)
     partial = scenario([{**event, "regime": 0.5, "ramp_months": 0}], **{"decision.regime": 2.0})
     assert lever(partial, "regime", 3) == 0.5
+
+
+def test_the_fall_counts_by_how_far_the_controller_of_the_households_home_depended_on_it():
+    event = {"type": "regime_change", "month": "2020-03", "regime": 0.0}
+    changes = {"decision.regime": 2.0, "hope.regime": 1.0}
+    s = scenario(
+        [event], **changes, **{"controllers.gov.regime_exposure": 0.5, "controllers.rebels.regime_exposure": 0}
+    )
+    g = Geography.from_scenario(s)
+    st_ = build([{}, {"location": SOUTH, "origin": S}], s)  # from the north (gov) abroad, from the south (rebels)
+    before, after = (Tables.build(s, g, levers_at(s, g, t), st_.livelihood) for t in (0, 3))
+    x_before, x_after = (decide_module.inputs(st_, tab, s) for tab in (before, after))
+    np.testing.assert_allclose(x_after.regime, [0.5, 1.0])  # R_i = 1 - e_c (1 - R): half for gov, none for rebels
+    gained = decision.return_utility(x_after, s.decision) - decision.return_utility(x_before, s.decision)
+    np.testing.assert_allclose(gained, [1.0, 0.0], atol=1e-6)
+    hoped = decide_module.hope_inputs(st_, after, s), decide_module.hope_inputs(st_, before, s)
+    logit = [np.log(e / (1 - e)) for e in (decision.hope(h, s.hope) for h in hoped)]
+    np.testing.assert_allclose(logit[0] - logit[1], [0.5, 0.0], atol=1e-5)
+    # the default is every controller fully exposed: the fall counts alike for everyone, as before the key
+    plain = scenario([event], **changes)
+    assert list(levers_at(plain, g, 3).regime_exposure) == [1.0, 1.0]
 
 
 def test_host_economy_sets_or_changes_refugees_earnings_ramped_never_below_zero():

@@ -194,6 +194,9 @@ class Controller(_Node):
     detention_monthly: Share = 0.0003
     violence: Share = 0.1
     conscription: bool = False
+    # how far the fall of the government that refugees fled (``politics.regime``) changes things for those whose
+    # home this controller holds: 1 fully, 0 not at all (a controller that held its regions before and after)
+    regime_exposure: Share = 1.0
 
 
 class Scenario(_Node):
