@@ -52,6 +52,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from returnsim import style
 from returnsim import targets as T
 from returnsim.results import write_json_atomic
 from returnsim.scenario import Scenario, ScenarioError, load_scenario
@@ -773,7 +774,7 @@ def _markdown(c: Calibration, v, spec: CalibrationSpec, source: str, quick: bool
             f"{c.best.fit:.3f}, barrier ranking {c.best.barriers:.3f}, priors {c.best.prior:.3f}; {mine:.3f} in the "
             f"search, whose lowest was {c.search_best:.3f}). The fit below is at that finer scale. What fits about as "
             f"well is the search's: its best's spread from seed to seed alone is {c.noise_sd:.3f}, so the "
-            f"{len(c.accepted)} candidate{'s' if len(c.accepted) != 1 else ''} within {2 * c.noise_sd:.3f} of its "
+            f"{style.count(len(c.accepted), 'candidate')} within {2 * c.noise_sd:.3f} of its "
             "lowest loss (and the best) fit about as "
             "well; their range is the uncertainty below.",
             "",
@@ -782,7 +783,7 @@ def _markdown(c: Calibration, v, spec: CalibrationSpec, source: str, quick: bool
         out += [
             f"Best loss {c.best.loss:.3f} (targets {c.best.fit:.3f}, barrier ranking {c.best.barriers:.3f}, priors "
             f"{c.best.prior:.3f}); its spread from seed to seed alone is {c.noise_sd:.3f}, so the "
-            f"{len(c.accepted)} candidate{'s' if len(c.accepted) != 1 else ''} within {2 * c.noise_sd:.3f} of the "
+            f"{style.count(len(c.accepted), 'candidate')} within {2 * c.noise_sd:.3f} of the "
             "best fit about as well. Their range is the uncertainty below.",
             "",
         ]

@@ -107,6 +107,11 @@ def kind(column: str) -> str:
     return "count"
 
 
+def count(n: int, word: str) -> str:
+    """``count(1, "seed") == '1 seed'``, ``count(5, "seed") == '5 seeds'``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def percent(value: float, _pos: Any = None, *, share: bool = False) -> str:
     """``percent(84.0) == '84%'``; ``percent(0.84, share=True) == '84%'``."""
     return f"{value * (100 if share else 1):.3g}%"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from returnsim import style
 from returnsim import targets as T
 
 __all__ = [
@@ -194,8 +195,9 @@ def _num(value: float, kind: str) -> str:
 def format_validation(v: Validation) -> str:
     """The table ``returnsim validate`` prints."""
     lines = [
-        f"{v.scenario}: {_seeds(v.seeds)} ({', '.join(map(str, v.seeds))}), 1 agent = {v.households_per_agent} "
-        f"households; calibration period to {v.calibrate_until}, later points are the hold-out",
+        f"{v.scenario}: {style.count(len(v.seeds), 'seed')} ({', '.join(map(str, v.seeds))}), "
+        f"1 agent = {v.households_per_agent} households; calibration period to {v.calibrate_until}, "
+        "later points are the hold-out",
         "",
     ]
     frame = v.frame
@@ -269,7 +271,7 @@ def figure(v: Validation, path: Path) -> Path:
     for ax in list(axes.flat)[len(families) :]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=8)
-    fig.suptitle(f"{v.scenario}: observed against the model ({_seeds(v.seeds)})")
+    fig.suptitle(f"{v.scenario}: observed against the model ({style.count(len(v.seeds), 'seed')})")
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
@@ -285,8 +287,3 @@ def write_validation(v: Validation, folder: Path, plot: bool = True) -> Path:
     if plot:
         figure(v, folder / "validation.png")
     return folder
-
-
-def _seeds(seeds) -> str:
-    """``"1 seed"``, ``"5 seeds"``."""
-    return f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''}"

@@ -158,7 +158,7 @@ def _window(event: Mapping[str, Any]) -> str:
         return f"From {start} to {month_words(event['end'])}"
     if event.get("months"):
         n = event["months"]
-        return f"For {n} month{'s' if n != 1 else ''} from {start}"
+        return f"For {style.count(n, 'month')} from {start}"
     if event.get("type") in ONE_OFF:
         return f"In {start}"
     return f"From {start} on"

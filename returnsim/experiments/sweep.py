@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from returnsim import style
 from returnsim.experiments.designs import plan, shard
 from returnsim.experiments.executors import Executor, make_executor
 from returnsim.experiments.runner import Setup, execute
@@ -51,7 +52,7 @@ class SweepReport:
         text = (
             f"{self.planned} runs planned: {self.ok} ok, {self.failed} failed"
             f"{f', {missing} missing' if missing else ''}; {self.ran} run now, {self.stored_before} already stored; "
-            f"{self.wall_seconds:.1f} s, {self.workers} worker{'s' if self.workers != 1 else ''} ({self.executor})"
+            f"{self.wall_seconds:.1f} s, {style.count(self.workers, 'worker')} ({self.executor})"
         )
         if self.failed:
             text += f"\nfailed runs keep their error text in {self.folder}/runs.parquet (column error)"
