@@ -1035,6 +1035,7 @@ class ReferenceModel(mesa.Model):
         out = {f"refugees_{h}": 0.0 for h in places.hosts}
         idps = returnees = held = risk = 0.0
         refugee_rows = poor = returnee_persons = 0
+        households, below = [0] * H, [0] * H  # refugee households by host, and those earning below the poverty line
         for a in self.households:
             held += a.detained * w
             if a.is_displaced():
@@ -1042,6 +1043,8 @@ class ReferenceModel(mesa.Model):
                     out[f"refugees_{places.hosts[a.location]}"] += a.persons
                     risk += a.perceived_risk
                     refugee_rows += 1
+                    households[a.location] += 1
+                    below[a.location] += a.income() < self.poverty_line
                 else:
                     idps += a.persons
             elif a.status == RETURNED:
@@ -1070,6 +1073,7 @@ class ReferenceModel(mesa.Model):
             "hope_return_pct_surveyed": _pct(self.hope, self.intent_n, surveyed),
         }
         out |= {f"intend_return_12m_pct_{h}": _pct(self.intent, self.intent_n, [i]) for i, h in enumerate(places.hosts)}
+        out |= {f"in_poverty_pct_{h}": _pct(below, households, [i]) for i, h in enumerate(places.hosts)}
         out |= {k: f[k] for k in f if k not in out}
         return out
 
@@ -1120,6 +1124,7 @@ def indicator_names(places: Places) -> list[str]:
         "hope_return_pct",
         "hope_return_pct_surveyed",
         *(f"intend_return_12m_pct_{h}" for h in places.hosts),
+        *(f"in_poverty_pct_{h}" for h in places.hosts),
     ]
 
 

@@ -1,7 +1,7 @@
 """Observed figures shipped with the package (``returnsim/data/*.csv``), each row with its source.
 
 >>> sorted(tables())[:3]
-['history_events', 'host_government_returns', 'idps']
+['history_events', 'host_government_returns', 'host_poverty']
 >>> int(load("returns_annual").query("year == 2019 and series == 'unhcr_verified'")["refugee_returns_verified"].iloc[0])
 94971
 """

@@ -62,6 +62,7 @@ def columns(geo: Geography) -> list[str]:
         *(f"returns_voluntary_{h}_to_{r}" for h in hosts for r in geo.region_names),
         "properties_confiscated",
         "returnees_in_poverty_share",
+        *(f"in_poverty_pct_{h}" for h in hosts),
         "mean_perceived_risk",
         "origin_livelihood_mean",
     ]
@@ -111,23 +112,37 @@ def indicators(state: State, flows: Flows, levers: Levers, params: Scenario, mon
         for j, r in enumerate(g.region_names)
     }
     out["properties_confiscated"] = float(state.confiscated[0])
-    home = state.at_home()
+    home, refugees = state.at_home(), state.displaced() & (pop.location < nH)
     tab = Tables.build(params, g, levers, state.livelihood)
+    line = params.economy.poverty_line
 
-    def poverty(a: int, b: int) -> tuple[int, int]:  # persons at home, and in poverty, over whole columns
-        income = np.take(tab.home_income, state.cell[a:b])  # (a gather of the returnees alone is slower)
-        income *= pop.skill[a:b]
-        poor = income < params.economy.poverty_line
+    def poverty(a: int, b: int) -> tuple[int, int, np.ndarray, np.ndarray]:
+        """Persons at home and those of them in poverty, over whole columns; refugee households by host and those
+        of them earning below the poverty line where they live."""
+        cell, skill = state.cell[a:b], pop.skill[a:b]
+        income = np.take(tab.home_income, cell)  # (a gather of the returnees alone is slower)
+        income *= skill
+        poor = income < line
         poor &= home[a:b]
         size = pop.size[a:b]
+        here = np.take(tab.income, cell, out=income)
+        here *= skill
+        below = here < line
+        below &= refugees[a:b]
+        location = pop.location[a:b]
         return (
             int(np.multiply(size, home[a:b], dtype=np.int16).sum(dtype=np.int64)),
             int(np.multiply(size, poor, dtype=np.int16).sum(dtype=np.int64)),
+            np.bincount(location[refugees[a:b]], minlength=nH)[:nH],
+            np.bincount(location[below], minlength=nH)[:nH],
         )
 
-    at_home, in_poverty = (sum(x) for x in zip(*parallel.each(poverty, len(pop)), strict=True))
+    at_home, in_poverty, n_by_host, poor_by_host = (sum(x) for x in zip(*parallel.each(poverty, len(pop)), strict=True))
     out["returnees_in_poverty_share"] = in_poverty / at_home if at_home else 0.0
-    refugees = state.displaced() & (pop.location < nH)
+    out |= {
+        f"in_poverty_pct_{h}": 100.0 * float(poor_by_host[i]) / float(n_by_host[i]) if n_by_host[i] else 0.0
+        for i, h in enumerate(g.host_names)
+    }
     n_refugees = np.count_nonzero(refugees)
     risk = np.compress(refugees, pop.perceived_risk).sum(dtype=np.float64)  # (a masked sum is 5x slower)
     out["mean_perceived_risk"] = float(risk / n_refugees) if n_refugees else 0.0

@@ -91,6 +91,7 @@ CONTEXT = {
         5.0,
         "points",
     ),
+    "host_poverty": ("refugee households below the poverty line, by host (%) (context, not a target)", 10.0, "points"),
 }
 #: every family set beside the model, targets first
 SHOWN = {**FAMILIES, **CONTEXT}
@@ -103,6 +104,9 @@ PERCENT_BANDS = {"refugee_stock": 0.15, "idp_stock": 0.15}
 COUNTED = {"voluntary": ("voluntary",), "voluntary_and_forced": ("voluntary", "forced")}
 #: the hosts UNHCR's verified returns cover (the region's)
 VERIFIED_HOSTS = ("turkey", "lebanon", "jordan", "iraq", "egypt")
+#: the lines of ``host_poverty.csv``: what each is called beside the model's share below ``economy.poverty_line``
+#: (basic needs); the share below the extreme line (survival) is a floor for it
+POVERTY_LINES = {"poverty": "", "extreme": " (extreme line: a floor)"}
 #: what a row of ``shocks_2024.csv`` counts: (family, label, the model's columns, how); ``None`` columns stand
 #: for the verified hosts' voluntary returns
 SHOCKS = {
@@ -398,6 +402,20 @@ def context(hosts: Sequence[str] = VERIFIED_HOSTS) -> list[Target]:
         first, last = period_months(str(row.period))
         cols = tuple(f"returns_voluntary_{h}" for h in hosts) if columns is None else columns
         out.append(Target(family, f"{label} {row.period}", float(row.observed), cols, first, last, how, row.source))
+    for row in observed.load("host_poverty").itertuples():
+        if row.host not in VERIFIED_HOSTS or row.line not in POVERTY_LINES:
+            raise ValueError(
+                f"host_poverty.csv, {row.period}: host {row.host!r} and line {row.line!r} must be one of "
+                f"{', '.join(VERIFIED_HOSTS)} and one of {', '.join(POVERTY_LINES)}"
+            )
+        if row.host not in hosts:
+            continue
+        first, last = period_months(str(row.period))
+        label = f"{row.host} {row.period}{POVERTY_LINES[row.line]}"
+        column = (f"in_poverty_pct_{row.host}",)
+        out.append(
+            Target("host_poverty", label, float(row.below_poverty_line_pct), column, first, last, "mean", row.source)
+        )
     return out
 
 

@@ -78,6 +78,26 @@ def test_a_figure_that_counts_organised_transfers_is_set_beside_voluntary_and_fo
     )
 
 
+def test_the_hosts_poverty_shares_are_set_beside_the_share_of_each_hosts_households_below_the_line(monkeypatch):
+    rows = {x.label: x for x in T.context() if x.family == "host_poverty"}
+    lebanon, jordan = rows["lebanon 2017-05"], rows["jordan 2018-10/2018-11"]
+    assert (lebanon.columns, lebanon.how, lebanon.observed) == (("in_poverty_pct_lebanon",), "mean", 76.0)
+    assert (jordan.first, jordan.last) == ("2018-10", "2018-11")
+    assert "lebanon 2020 (extreme line: a floor)" in rows
+    assert not any(x.family == "host_poverty" for x in T.context(hosts=("turkey",)))
+    months = ["2018-09", "2018-10", "2018-11", "2018-12"]
+    assert jordan.value(_series(months, in_poverty_pct_jordan=np.array([0.0, 70.0, 80.0, 0.0]))) == 75.0
+    real = T.observed.load
+    row = {"period": "2019", "host": "syria", "below_poverty_line_pct": 50, "line": "poverty", "source": "s"}
+    monkeypatch.setattr(T.observed, "load", lambda name: pd.DataFrame([row]) if name == "host_poverty" else real(name))
+    with pytest.raises(ValueError) as err:
+        T.context()
+    assert str(err.value) == (
+        "host_poverty.csv, 2019: host 'syria' and line 'poverty' must be one of turkey, lebanon, jordan, iraq, "
+        "egypt and one of poverty, extreme"
+    )
+
+
 def test_every_returns_figure_is_a_target_or_shown_for_context():
     """No row of the returns files is left out of ``validate``: unflagged figures are targets, the rest context."""
     labels = {(x.family, x.label) for x in T.targets() + T.context()}
@@ -91,7 +111,8 @@ def test_every_returns_figure_is_a_target_or_shown_for_context():
     flagged = (statistics & government["note"].notna()).sum()  # the unflagged ones are returns_by_host targets
     by_region, shocks = len(observed.load("returns_to_region")), len(observed.load("shocks_2024"))
     others = (annual["series"] != "unhcr_verified").sum() + flagged + (~statistics).sum()
-    assert len(context) == others + by_region + shocks
+    poverty = len(observed.load("host_poverty"))
+    assert len(context) == others + by_region + shocks + poverty
     assert ("reported_returns", "turkey 2018 with gov.") in labels and ("returns_by_host", "turkey 2019") in labels
     claim = next(x for x in context if x.label == "turkey 2017-22 claimed")
     assert (claim.first, claim.last, claim.observed) == ("2017-01", "2022-12", 526000.0)
@@ -581,7 +602,7 @@ def test_each_observed_figure_becomes_a_target_of_its_kind_on_a_column_the_model
         assert t.how == how[t.family] and isinstance(t.source, str) and t.source.strip(), t
         assert set(t.columns) <= reported and t.first <= t.last, t
     for t in T.context():
-        shares = ("shock_intention", "shock_hope", "shock_intention_by_host")
+        shares = ("shock_intention", "shock_hope", "shock_intention_by_host", "host_poverty")
         assert t.how == ("mean" if t.family in shares else "sum"), t
         assert isinstance(t.source, str) and t.source.strip() and set(t.columns) <= reported, t
     stocks = [t for t in T.targets() if t.family == "refugee_stock"]

@@ -18,12 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from returnsim import decision
+from returnsim import decision, reporters
 from returnsim.flows import Flows
 from returnsim.geography import Geography, month_label
 from returnsim.levers import ORIGIN, TARGETING, levers_at
 from returnsim.network import Ties, codes, count_news
 from returnsim.population import NEVER, Population, PropertyStatus, Status
+from returnsim.reporters import columns, indicators
 from returnsim.scenario import scenario_from_dict
 from returnsim.schedule import STAGES
 from returnsim.state import State
@@ -1274,6 +1275,70 @@ def test_savings_move_with_income_against_the_poverty_line():
     np.testing.assert_allclose(st_.pop.savings, want, rtol=1e-6)
     assert st_.pop.months_displaced.tolist() == [6, 1, 1, 5, 1, 0]  # displaced only
     assert flows.births == 0
+
+
+def test_each_hosts_poverty_share_is_its_refugee_households_earning_below_the_line():
+    s = scenario(**ECONOMY)
+    rows = [
+        {"skill": 2.0},  # alpha: earns (0.5 + 0.09) * 2 = 1.18, above the line
+        {"skill": 0.5},  # 0.295: below
+        {"skill": 0.6, "size": 9},  # 0.354: below (households are counted, not persons)
+        {"location": NORTH, "skill": 0.1},  # at home: not a refugee
+        {"location": SOUTH, "skill": 0.1, "status": REDISPLACED},  # displaced inside Syria: not a refugee
+    ]
+    st_ = build(rows, s)
+    g = st_.geo
+    flows = Flows(
+        returns_voluntary_from=np.zeros(g.n_locations),
+        returns_voluntary_to=np.zeros((g.n_hosts, g.n_regions)),
+        returns_forced_from=np.zeros(g.n_locations),
+    )
+    out = indicators(st_, flows, levers_at(s, g, 0), s, "2017-01")
+    assert out["in_poverty_pct_alpha"] == pytest.approx(100 * 2 / 3)
+    assert out["in_poverty_pct_beta"] == 0.0  # no refugee household: zero, not 0/0
+    assert list(out) == columns(g)
+
+
+def test_the_months_indicators_count_persons_by_status_and_place_and_copy_the_flows():
+    s = scenario(**ECONOMY, **{"hosts.beta.livelihood": 0.9})
+    rows = [
+        {"size": 4, "skill": 2.0, "perceived_risk": 0.2},  # in alpha: earns 1.18
+        {"size": 3, "skill": 0.5, "perceived_risk": 0.4},  # in alpha: 0.295, below the line
+        {"location": BETA, "origin": S, "size": 5, "skill": 0.1, "perceived_risk": 0.9},  # in beta: below
+        {"location": SOUTH, "size": 2, "status": REDISPLACED, "perceived_risk": 5.0},  # an IDP: not a refugee
+        {"location": NORTH, "size": 6},  # back home in the north: 0.6, above the line
+        {"location": SOUTH, "origin": S, "size": 2},  # back home in the south: 0.3, below
+        {"location": NORTH, "size": 0, "detained": 1, "status": DETAINED},  # the one member held
+    ]
+    st_ = build(rows, s, weight=10, livelihood=np.array([0.6, 0.3]))
+    st_.confiscated[:] = 3.0
+    g = st_.geo
+    shares = {"intend_return_12m_pct": 4.0, "intend_return_12m_pct_surveyed": 4.5, "hope_return_pct": 60.0}
+    counts = {k: float(i + 1) for i, k in enumerate(reporters.FLOW_KEYS[4:]) if k not in shares}
+    flows = Flows(
+        returns_voluntary_from=np.array([7.0, 3.0, 11.0, 0.0]),
+        returns_voluntary_to=np.array([[4.0, 3.0], [1.0, 2.0]]),
+        returns_forced_from=np.array([2.0, 1.0, 0.0, 0.0]),
+        intend_return_12m_pct_by_host=np.array([5.0, 7.0]),
+        **counts,
+        **shares,
+    )
+    out = indicators(st_, flows, levers_at(s, g, 0), s, "2020-01")
+    assert out["month"] == "2020-01"
+    assert (out["refugees"], out["refugees_alpha"], out["refugees_beta"]) == (120.0, 70.0, 50.0)
+    assert (out["idps"], out["returnees"], out["detained_stock"]) == (20.0, 80.0, 10.0)
+    assert (out["returns_voluntary"], out["returns_voluntary_refugees"], out["returns_voluntary_idps"]) == (21, 10, 11)
+    assert (out["returns_forced"], out["returns_forced_alpha"], out["returns_forced_beta"]) == (3.0, 2.0, 1.0)
+    assert (out["returns_voluntary_alpha"], out["returns_voluntary_beta"]) == (7.0, 3.0)
+    assert all(out[k] == v for k, v in {**counts, **shares}.items())
+    assert (out["intend_return_12m_pct_alpha"], out["intend_return_12m_pct_beta"]) == (5.0, 7.0)
+    assert (out["returns_voluntary_to_north"], out["returns_voluntary_to_south"]) == (5.0, 5.0)
+    assert (out["returns_voluntary_alpha_to_south"], out["returns_voluntary_beta_to_north"]) == (3.0, 1.0)
+    assert out["properties_confiscated"] == 3.0
+    assert out["returnees_in_poverty_share"] == pytest.approx(2 / 8)  # persons back home
+    assert (out["in_poverty_pct_alpha"], out["in_poverty_pct_beta"]) == (pytest.approx(50.0), 100.0)
+    assert out["mean_perceived_risk"] == pytest.approx(0.5)  # refugee households' mean (not the IDP's)
+    assert out["origin_livelihood_mean"] == pytest.approx((0.6 * 100_000 + 0.3 * 80_000) / 180_000)
 
 
 def test_households_spend_a_share_of_their_savings_each_month():
