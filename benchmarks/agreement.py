@@ -225,7 +225,8 @@ def cells(series: dict[str, np.ndarray], hosts: list[str]) -> dict[str, float]:
         out[f"{name}@all"] = float(x.sum())
     confiscated = np.concatenate([[0.0], np.asarray(series["properties_confiscated"], float)])
     out |= {f"confiscations@y{y // 12}": float(confiscated[min(y + 12, months)] - confiscated[y]) for y in years}
-    by_host = [f"{prefix}{h}" for prefix in ("refugees_", "intend_return_12m_pct_", "in_poverty_pct_") for h in hosts]
+    prefixes = ("refugees_", "intend_return_12m_pct_", "hope_return_pct_", "in_poverty_pct_")
+    by_host = [f"{prefix}{h}" for prefix in prefixes for h in hosts]
     for name in [*STOCKS, *MEANS, *by_host]:
         x = np.asarray(series[name], float)
         out |= {f"{name}@m{m}": float(x[m]) for m in range(months)}

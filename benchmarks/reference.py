@@ -1073,6 +1073,7 @@ class ReferenceModel(mesa.Model):
             "hope_return_pct_surveyed": _pct(self.hope, self.intent_n, surveyed),
         }
         out |= {f"intend_return_12m_pct_{h}": _pct(self.intent, self.intent_n, [i]) for i, h in enumerate(places.hosts)}
+        out |= {f"hope_return_pct_{h}": _pct(self.hope, self.intent_n, [i]) for i, h in enumerate(places.hosts)}
         out |= {f"in_poverty_pct_{h}": _pct(below, households, [i]) for i, h in enumerate(places.hosts)}
         out |= {k: f[k] for k in f if k not in out}
         return out
@@ -1124,6 +1125,7 @@ def indicator_names(places: Places) -> list[str]:
         "hope_return_pct",
         "hope_return_pct_surveyed",
         *(f"intend_return_12m_pct_{h}" for h in places.hosts),
+        *(f"hope_return_pct_{h}" for h in places.hosts),
         *(f"in_poverty_pct_{h}" for h in places.hosts),
     ]
 

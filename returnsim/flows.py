@@ -68,6 +68,7 @@ class Flows:
     hope_return_pct: float = 0.0  # % of refugee households hoping to return one day (a share)
     hope_return_pct_surveyed: float = 0.0
     intend_return_12m_pct_by_host: np.ndarray = field(default_factory=_zero_by_location)  # % of each host's households
+    hope_return_pct_by_host: np.ndarray = field(default_factory=_zero_by_location)  # the same, hoping to return
     changes: tuple[Change, ...] = ()
 
     def __add__(self, other: Flows) -> Flows:

@@ -58,6 +58,7 @@ def columns(geo: Geography) -> list[str]:
         *(f"returns_voluntary_{h}" for h in hosts),
         *(f"returns_forced_{h}" for h in hosts),
         *(f"intend_return_12m_pct_{h}" for h in hosts),
+        *(f"hope_return_pct_{h}" for h in hosts),
         *(f"returns_voluntary_to_{r}" for r in geo.region_names),
         *(f"returns_voluntary_{h}_to_{r}" for h in hosts for r in geo.region_names),
         "properties_confiscated",
@@ -104,6 +105,8 @@ def indicators(state: State, flows: Flows, levers: Levers, params: Scenario, mon
     out |= {f"returns_forced_{h}": float(v) for h, v in zip(g.host_names, forced[:nH], strict=True)}
     intend = flows.intend_return_12m_pct_by_host
     out |= {f"intend_return_12m_pct_{h}": float(intend[i]) if len(intend) else 0.0 for i, h in enumerate(g.host_names)}
+    hope = flows.hope_return_pct_by_host
+    out |= {f"hope_return_pct_{h}": float(hope[i]) if len(hope) else 0.0 for i, h in enumerate(g.host_names)}
     by_pair = flows.returns_voluntary_to
     out |= {f"returns_voluntary_to_{r}": float(v) for r, v in zip(g.region_names, by_pair.sum(axis=0), strict=True)}
     out |= {

@@ -136,12 +136,20 @@ def pretty(name: str) -> str:
 
 
 #: columns by host, ``<prefix><host>``, and how their label begins
-BY_HOST = ("refugees_", "returns_voluntary_", "returns_forced_", "intend_return_12m_pct_", "in_poverty_pct_")
+BY_HOST = (
+    "refugees_",
+    "returns_voluntary_",
+    "returns_forced_",
+    "intend_return_12m_pct_",
+    "hope_return_pct_",
+    "in_poverty_pct_",
+)
 _BY_HOST_WORDS = {
     "refugees_": "Refugees in",
     "returns_voluntary_": "Voluntary returns from",
     "returns_forced_": "Deported from",
     "intend_return_12m_pct_": "Intend to return within a year, in",
+    "hope_return_pct_": "Hope to return one day, in",
     "in_poverty_pct_": "Refugee households below the poverty line, in",
 }
 

@@ -74,6 +74,8 @@ FAMILIES = {
     "refugee_stock": ("registered refugees by host", 1.15, "ratio"),
     "intention": ("intend to return within 12 months (%)", 1.5, "points"),
     "hope": ("hope to return one day (%)", 10.0, "points"),
+    "intention_by_host": ("intend to return within 12 months, by host (%)", 1.5, "points"),
+    "hope_by_host": ("hope to return one day, by host (%)", 10.0, "points"),
     "idp_stock": ("IDPs (stock)", 1.15, "ratio"),
     "idp_returns": ("IDP returns by year", 1.35, "ratio"),
 }
@@ -314,6 +316,21 @@ def targets(hosts: Sequence[str] = VERIFIED_HOSTS) -> list[Target]:
                 row.source,
             )
         )
+    for row in observed.load("intention_by_host").itertuples():
+        if row.host not in VERIFIED_HOSTS:
+            raise ValueError(
+                f"intention_by_host.csv, wave {row.wave}: host {row.host!r} is not one of {', '.join(VERIFIED_HOSTS)}"
+            )
+        if row.host not in hosts:
+            continue
+        first, last = _months(str(row.fieldwork))
+        for family, value, column in (
+            ("intention_by_host", row.intend_return_next_12_months_pct, f"intend_return_12m_pct_{row.host}"),
+            ("hope_by_host", row.hope_return_someday_pct, f"hope_return_pct_{row.host}"),
+        ):
+            if not math.isnan(value):
+                label = f"{row.host} wave {row.wave}"
+                out.append(Target(family, label, float(value), (column,), first, last, "mean", row.source))
     for row in observed.load("idps").itertuples():
         y = str(row.year)
         if row.year >= 2017:

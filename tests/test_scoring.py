@@ -98,6 +98,34 @@ def test_the_hosts_poverty_shares_are_set_beside_the_share_of_each_hosts_househo
     )
 
 
+def test_the_surveys_by_host_are_targets_on_each_hosts_own_shares(monkeypatch):
+    got = {(x.family, x.label): x for x in T.targets() if x.family in ("intention_by_host", "hope_by_host")}
+    jordan = got[("intention_by_host", "jordan wave 5")]
+    assert (jordan.columns, jordan.how, jordan.observed) == (("intend_return_12m_pct_jordan",), "mean", 8.0)
+    assert (jordan.first, jordan.last) == ("2018-11", "2018-11")
+    hope = got[("hope_by_host", "lebanon wave 5")]
+    assert (hope.columns, hope.observed, hope.first, hope.last) == (
+        ("hope_return_pct_lebanon",),
+        86.0,
+        "2018-11",
+        "2019-02",
+    )
+    assert ("hope_by_host", "iraq wave 5") not in got  # a figure UNHCR did not report is no target
+    assert ("intention_by_host", "lebanon wave 5") not in got
+    assert not any(x.family == "intention_by_host" for x in T.targets(hosts=("turkey",)))
+    real = T.observed.load
+    row = {"wave": 5, "fieldwork": "2019-01", "host": "syria", "intend_return_next_12_months_pct": 1.0}
+    monkeypatch.setattr(
+        T.observed, "load", lambda name: pd.DataFrame([row]) if name == "intention_by_host" else real(name)
+    )
+    with pytest.raises(ValueError) as err:
+        T.targets()
+    assert (
+        str(err.value)
+        == "intention_by_host.csv, wave 5: host 'syria' is not one of turkey, lebanon, jordan, iraq, egypt"
+    )
+
+
 def test_every_returns_figure_is_a_target_or_shown_for_context():
     """No row of the returns files is left out of ``validate``: unflagged figures are targets, the rest context."""
     labels = {(x.family, x.label) for x in T.targets() + T.context()}
@@ -597,7 +625,13 @@ def test_each_observed_figure_becomes_a_target_of_its_kind_on_a_column_the_model
 
     reported = set(reporters.columns(Geography.from_scenario(load_scenario("baseline"))))
     how = {"refugee_returns": "sum", "returns_by_host": "sum", "refugee_stock": "last", "intention": "mean"}
-    how |= {"hope": "mean", "idp_stock": "last", "idp_returns": "sum"}
+    how |= {
+        "hope": "mean",
+        "idp_stock": "last",
+        "idp_returns": "sum",
+        "intention_by_host": "mean",
+        "hope_by_host": "mean",
+    }
     for t in T.targets():
         assert t.how == how[t.family] and isinstance(t.source, str) and t.source.strip(), t
         assert set(t.columns) <= reported and t.first <= t.last, t

@@ -853,13 +853,14 @@ def test_decide_reports_the_intention_and_hope_to_return_of_refugee_households()
     assert flows.hope_return_pct_surveyed == pytest.approx(flows.hope_return_pct)
     # each host's own share: alpha's one refugee household, beta's one
     np.testing.assert_allclose(flows.intend_return_12m_pct_by_host, [100 * intend[0], 100 * intend[1]], rtol=1e-5)
+    np.testing.assert_allclose(flows.hope_return_pct_by_host, [100 * eta[0], 100 * eta[2]], rtol=1e-5)
     # a mean over each host's households: two like the first in alpha still give alpha its share
     twice = build(
         [DECIDERS[0], DECIDERS[0], DECIDERS[2], DECIDERS[3]], s, weight=10, ties=[[3] * 6] * 4, back=[3, 3, 6, 0]
     )
-    np.testing.assert_allclose(
-        run(decide, twice, s).intend_return_12m_pct_by_host, [100 * intend[0], 100 * intend[1]], rtol=1e-5
-    )
+    flows = run(decide, twice, s)
+    np.testing.assert_allclose(flows.intend_return_12m_pct_by_host, [100 * intend[0], 100 * intend[1]], rtol=1e-5)
+    np.testing.assert_allclose(flows.hope_return_pct_by_host, [100 * eta[0], 100 * eta[2]], rtol=1e-5)
     s2 = s.with_changes({"hosts.beta.surveyed": False})
     flows = run(decide, build(DECIDERS, s2, ties=[[3] * 6] * 4, back=[3, 0, 6, 0]), s2)
     assert flows.intend_return_12m_pct_surveyed == pytest.approx(100 * intend[0], rel=1e-5)
@@ -1320,6 +1321,7 @@ def test_the_months_indicators_count_persons_by_status_and_place_and_copy_the_fl
         returns_voluntary_to=np.array([[4.0, 3.0], [1.0, 2.0]]),
         returns_forced_from=np.array([2.0, 1.0, 0.0, 0.0]),
         intend_return_12m_pct_by_host=np.array([5.0, 7.0]),
+        hope_return_pct_by_host=np.array([50.0, 70.0]),
         **counts,
         **shares,
     )
@@ -1332,6 +1334,7 @@ def test_the_months_indicators_count_persons_by_status_and_place_and_copy_the_fl
     assert (out["returns_voluntary_alpha"], out["returns_voluntary_beta"]) == (7.0, 3.0)
     assert all(out[k] == v for k, v in {**counts, **shares}.items())
     assert (out["intend_return_12m_pct_alpha"], out["intend_return_12m_pct_beta"]) == (5.0, 7.0)
+    assert (out["hope_return_pct_alpha"], out["hope_return_pct_beta"]) == (50.0, 70.0)
     assert (out["returns_voluntary_to_north"], out["returns_voluntary_to_south"]) == (5.0, 5.0)
     assert (out["returns_voluntary_alpha_to_south"], out["returns_voluntary_beta_to_north"]) == (3.0, 1.0)
     assert out["properties_confiscated"] == 3.0

@@ -209,18 +209,19 @@ def decide(state: State, levers: Levers, params: Scenario, streams: Streams) -> 
     hoping, intend, surveyed = np.empty(end, np.float32), np.empty(end, np.float32), np.empty(end, bool)
     in_survey = np.append(g.host_surveyed, False)
 
-    def stats(start: int, stop: int) -> np.ndarray:  # also each host's sum of intentions and its households
+    def stats(start: int, stop: int) -> np.ndarray:  # also each host's households and sums of intentions and hopes
         a, b, rows = places[start]
         np.take(eta, rows, out=hoping[a:b], mode="clip")
         intend[a:b] = decision.intend_within(np.take(q, rows), 12)
         intend[a:b] *= hoping[a:b]
         host = np.take(pop.location, rows)
         np.take(in_survey, np.minimum(host, nH), out=surveyed[a:b], mode="clip")
-        return np.stack([np.bincount(host, weights=intend[a:b], minlength=nH), np.bincount(host, minlength=nH)])
+        counts = (np.bincount(host, weights=w, minlength=nH) for w in (intend[a:b], hoping[a:b], None))
+        return np.stack(list(counts))
 
-    by_host_sums = sum(parallel.each(stats, n))
+    sums = sum(parallel.each(stats, n))
     pct, pct_surveyed = _shares(intend, surveyed)
-    by_host = 100.0 * by_host_sums[0] / np.maximum(by_host_sums[1], 1.0)
+    by_host, hope_by_host = (100.0 * x / np.maximum(sums[2], 1.0) for x in sums[:2])
     hope, hope_surveyed = _shares(hoping, surveyed)
 
     left = np.minimum(pop.location[go], nH)
@@ -234,6 +235,7 @@ def decide(state: State, levers: Levers, params: Scenario, streams: Streams) -> 
         hope_return_pct=hope,
         hope_return_pct_surveyed=hope_surveyed,
         intend_return_12m_pct_by_host=by_host,
+        hope_return_pct_by_host=hope_by_host,
         changes=(
             Change("location", go, pop.origin[go] + np.int16(nH)),
             Change("status", go, RETURNED),
