@@ -19,6 +19,8 @@ Families and their tolerances (those of the project's targets):
 - ``intention``: % of refugees intending to return within 12 months, by RPIS wave (the surveyed hosts, the
   months of the wave's fieldwork); within 1.5 points.
 - ``hope``: % hoping to return one day, by wave; within 10 points.
+- ``intention_by_host`` and ``hope_by_host`` (``intention_by_host.csv``): the same, host by host, where UNHCR
+  reported a host's own figure (RPIS waves 5 and 8); within 1.5 and 10 points. Not among the project's checks.
 - ``idp_stock``: IDPs at the end of each year; within 15 %.
 - ``idp_returns``: IDP returns by year (2018: January to November); within a factor of 1.35.
 
@@ -33,11 +35,13 @@ the government on 8 December 2024; a scenario that runs over those months (``sce
 set beside them, and ``experiments/calibration_fall.toml`` fits the weight of who rules to them (``calibrate``
 counts context families only when its ``fit`` names them). Families ``shock_returns_by_host`` and
 ``shock_intention_by_host`` (rows ``returns_<host>`` and ``intention_<host>`` of the same file) split the fall's
-returns and intentions by host; that fit does not count them, so they test it.
+returns and intentions by host; that fit does not count them, so they test it. Family ``host_poverty``
+(``host_poverty.csv``) sets the hosts' vulnerability surveys beside the share of each host's refugee households
+earning below the poverty line.
 
 >>> t = targets()
 >>> sorted({x.family for x in t})[:3]
-['hope', 'idp_returns', 'idp_stock']
+['hope', 'hope_by_host', 'idp_returns']
 >>> [x.label for x in t if x.family == "refugee_returns"][:2]
 ['2017', '2018']
 """

@@ -189,7 +189,7 @@ def test_explain_command(tmp_path, capsys):
         (
             {"parameters": [], "weights": {"refugee_return": 2.0}},
             "<dict>: weights: 'refugee_return' is not a target family (known: refugee_returns, returns_by_host, "
-            "refugee_stock, intention, hope, idp_stock, idp_returns)",
+            "refugee_stock, intention, hope, intention_by_host, hope_by_host, idp_stock, idp_returns)",
         ),
         (
             {"parameters": [], "fit": ["shock_return"]},
