@@ -16,7 +16,7 @@ from returnsim.levers import Levers
 from returnsim.population import Status
 from returnsim.scenario import Scenario
 from returnsim.state import State
-from returnsim.tables import Tables
+from returnsim.tables import Tables, host_income
 
 __all__ = ["FLOW_KEYS", "columns", "indicators"]
 
@@ -118,32 +118,33 @@ def indicators(state: State, flows: Flows, levers: Levers, params: Scenario, mon
     home, refugees = state.at_home(), state.displaced() & (pop.location < nH)
     tab = Tables.build(params, g, levers, state.livelihood)
     line = params.economy.poverty_line
+    with np.errstate(divide="ignore"):  # no income at all: every skill is below the line
+        lowest = (line / host_income(params, levers)).astype(np.float32)  # the skill that earns the line, by host
 
-    def poverty(a: int, b: int) -> tuple[int, int, np.ndarray, np.ndarray]:
-        """Persons at home and those of them in poverty, over whole columns; refugee households by host and those
-        of them earning below the poverty line where they live."""
-        cell, skill = state.cell[a:b], pop.skill[a:b]
-        income = np.take(tab.home_income, cell)  # (a gather of the returnees alone is slower)
-        income *= skill
+    def poverty(a: int, b: int) -> tuple[int, int, np.ndarray]:
+        """Persons at home and those of them in poverty, over whole columns; refugee households by host and
+        whether they earn below the poverty line where they live (host x 2 counts)."""
+        income = np.take(tab.home_income, state.cell[a:b])  # (a gather of the returnees alone is slower)
+        income *= pop.skill[a:b]
         poor = income < line
         poor &= home[a:b]
         size = pop.size[a:b]
-        here = np.take(tab.income, cell, out=income)
-        here *= skill
-        below = here < line
-        below &= refugees[a:b]
-        location = pop.location[a:b]
+        rows = np.flatnonzero(refugees[a:b])  # (the refugees alone: a third of the rows)
+        host = np.take(pop.location[a:b], rows).astype(np.intp)
+        below = np.take(pop.skill[a:b], rows) < np.take(lowest, host)
+        host <<= 1
+        host += below
         return (
             int(np.multiply(size, home[a:b], dtype=np.int16).sum(dtype=np.int64)),
             int(np.multiply(size, poor, dtype=np.int16).sum(dtype=np.int64)),
-            np.bincount(location[refugees[a:b]], minlength=nH)[:nH],
-            np.bincount(location[below], minlength=nH)[:nH],
+            np.bincount(host, minlength=2 * nH)[: 2 * nH].reshape(nH, 2),
         )
 
-    at_home, in_poverty, n_by_host, poor_by_host = (sum(x) for x in zip(*parallel.each(poverty, len(pop)), strict=True))
+    at_home, in_poverty, by_host = (sum(x) for x in zip(*parallel.each(poverty, len(pop)), strict=True))
     out["returnees_in_poverty_share"] = in_poverty / at_home if at_home else 0.0
+    n_by_host = by_host.sum(axis=1)
     out |= {
-        f"in_poverty_pct_{h}": 100.0 * float(poor_by_host[i]) / float(n_by_host[i]) if n_by_host[i] else 0.0
+        f"in_poverty_pct_{h}": 100.0 * float(by_host[i, 1]) / float(n_by_host[i]) if n_by_host[i] else 0.0
         for i, h in enumerate(g.host_names)
     }
     n_refugees = np.count_nonzero(refugees)

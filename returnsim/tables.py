@@ -57,6 +57,11 @@ def home_income(s: Scenario, livelihood: np.ndarray, origin, prop) -> np.ndarray
     return livelihood[origin] * (1.0 - s.property.housing_livelihood_penalty * loss)
 
 
+def host_income(s: Scenario, lv: Levers) -> np.ndarray:
+    """Livelihood index per unit skill in each host: earnings plus assistance."""
+    return lv.host_livelihood + s.economy.host_aid_effect * lv.host_aid
+
+
 def income_here(s: Scenario, g: Geography, lv: Levers, livelihood: np.ndarray, loc, origin, prop) -> np.ndarray:
     """Livelihood index per unit skill where a household lives: in a host, earnings plus assistance; at home,
     :func:`home_income`; elsewhere in Syria, the region's livelihood times the IDP factor."""
@@ -64,7 +69,7 @@ def income_here(s: Scenario, g: Geography, lv: Levers, livelihood: np.ndarray, l
     loc, origin = np.asarray(loc), np.asarray(origin)
     region = np.maximum(loc - nH, 0)
     in_host = loc < nH
-    host = lv.host_livelihood + s.economy.host_aid_effect * lv.host_aid
+    host = host_income(s, lv)
     elsewhere = livelihood[region] * lv.idp_livelihood_factor
     out = np.where(in_host, host[np.minimum(loc, nH - 1)], elsewhere)
     home = loc == origin + nH
