@@ -85,6 +85,7 @@ def test_the_hosts_poverty_shares_are_set_beside_the_share_of_each_hosts_househo
     assert (jordan.first, jordan.last) == ("2018-10", "2018-11")
     assert "lebanon 2020 (extreme line: a floor)" in rows
     assert not any(x.family == "host_poverty" for x in T.context(hosts=("turkey",)))
+    assert [x.label for x in T.context(hosts=("jordan",)) if x.family == "host_poverty"] == ["jordan 2018-10/2018-11"]
     months = ["2018-09", "2018-10", "2018-11", "2018-12"]
     assert jordan.value(_series(months, in_poverty_pct_jordan=np.array([0.0, 70.0, 80.0, 0.0]))) == 75.0
     real = T.observed.load
@@ -113,6 +114,8 @@ def test_the_surveys_by_host_are_targets_on_each_hosts_own_shares(monkeypatch):
     assert ("hope_by_host", "iraq wave 5") not in got  # a figure UNHCR did not report is no target
     assert ("intention_by_host", "lebanon wave 5") not in got
     assert not any(x.family == "intention_by_host" for x in T.targets(hosts=("turkey",)))
+    iraq = [x.label for x in T.targets(hosts=("iraq",)) if x.family == "intention_by_host"]
+    assert iraq == ["iraq wave 5"]  # after a row of another host
     real = T.observed.load
     row = {"wave": 5, "fieldwork": "2019-01", "host": "syria", "intend_return_next_12_months_pct": 1.0}
     monkeypatch.setattr(

@@ -1301,17 +1301,19 @@ def test_each_hosts_poverty_share_is_its_refugee_households_earning_below_the_li
 
 
 def test_the_months_indicators_count_persons_by_status_and_place_and_copy_the_flows():
-    s = scenario(**ECONOMY, **{"hosts.beta.livelihood": 0.9})
+    s = scenario(**ECONOMY, **{"hosts.beta.livelihood": 0.9, "population.max_household_size": 12})
+    at_line = float(np.float32(0.4 / 0.59))  # alpha earns 0.59 per unit skill: this skill earns the line exactly
     rows = [
         {"size": 4, "skill": 2.0, "perceived_risk": 0.2},  # in alpha: earns 1.18
         {"size": 3, "skill": 0.5, "perceived_risk": 0.4},  # in alpha: 0.295, below the line
+        {"size": 12, "skill": at_line, "perceived_risk": 0.3},  # in alpha, the largest household: on the line
         {"location": BETA, "origin": S, "size": 5, "skill": 0.1, "perceived_risk": 0.9},  # in beta: below
         {"location": SOUTH, "size": 2, "status": REDISPLACED, "perceived_risk": 5.0},  # an IDP: not a refugee
-        {"location": NORTH, "size": 6},  # back home in the north: 0.6, above the line
-        {"location": SOUTH, "origin": S, "size": 2},  # back home in the south: 0.3, below
+        {"location": NORTH, "size": 6},  # back home in the north: 0.4, on the line (not below it)
+        {"location": SOUTH, "origin": S, "size": 2, "skill": 0.5},  # back home in the south: 0.15, below
         {"location": NORTH, "size": 0, "detained": 1, "status": DETAINED},  # the one member held
     ]
-    st_ = build(rows, s, weight=10, livelihood=np.array([0.6, 0.3]))
+    st_ = build(rows, s, weight=10, livelihood=np.array([0.4, 0.3]))
     st_.confiscated[:] = 3.0
     g = st_.geo
     shares = {"intend_return_12m_pct": 4.0, "intend_return_12m_pct_surveyed": 4.5, "hope_return_pct": 60.0}
@@ -1327,7 +1329,7 @@ def test_the_months_indicators_count_persons_by_status_and_place_and_copy_the_fl
     )
     out = indicators(st_, flows, levers_at(s, g, 0), s, "2020-01")
     assert out["month"] == "2020-01"
-    assert (out["refugees"], out["refugees_alpha"], out["refugees_beta"]) == (120.0, 70.0, 50.0)
+    assert (out["refugees"], out["refugees_alpha"], out["refugees_beta"]) == (240.0, 190.0, 50.0)
     assert (out["idps"], out["returnees"], out["detained_stock"]) == (20.0, 80.0, 10.0)
     assert (out["returns_voluntary"], out["returns_voluntary_refugees"], out["returns_voluntary_idps"]) == (21, 10, 11)
     assert (out["returns_forced"], out["returns_forced_alpha"], out["returns_forced_beta"]) == (3.0, 2.0, 1.0)
@@ -1338,10 +1340,28 @@ def test_the_months_indicators_count_persons_by_status_and_place_and_copy_the_fl
     assert (out["returns_voluntary_to_north"], out["returns_voluntary_to_south"]) == (5.0, 5.0)
     assert (out["returns_voluntary_alpha_to_south"], out["returns_voluntary_beta_to_north"]) == (3.0, 1.0)
     assert out["properties_confiscated"] == 3.0
-    assert out["returnees_in_poverty_share"] == pytest.approx(2 / 8)  # persons back home
-    assert (out["in_poverty_pct_alpha"], out["in_poverty_pct_beta"]) == (pytest.approx(50.0), 100.0)
-    assert out["mean_perceived_risk"] == pytest.approx(0.5)  # refugee households' mean (not the IDP's)
-    assert out["origin_livelihood_mean"] == pytest.approx((0.6 * 100_000 + 0.3 * 80_000) / 180_000)
+    assert out["returnees_in_poverty_share"] == pytest.approx(2 / 8)  # persons back home, earning skill times 0.3
+    assert (out["in_poverty_pct_alpha"], out["in_poverty_pct_beta"]) == (pytest.approx(100 / 3), 100.0)
+    assert out["mean_perceived_risk"] == pytest.approx(0.45)  # refugee households' mean (not the IDP's)
+    assert out["origin_livelihood_mean"] == pytest.approx((0.4 * 100_000 + 0.3 * 80_000) / 180_000)
+
+
+def test_a_month_with_nobody_displaced_or_back_home_reports_zeros_not_0_by_0():
+    s = scenario()
+    st_ = build([{"location": NORTH, "size": 0, "detained": 2, "status": DETAINED}], s)
+    g = st_.geo
+    flows = Flows(
+        returns_voluntary_from=np.zeros(g.n_locations),
+        returns_voluntary_to=np.zeros((g.n_hosts, g.n_regions)),
+        returns_forced_from=np.zeros(g.n_locations),
+    )  # the decision's shares by host left empty, as when nobody decided
+    out = indicators(st_, flows, levers_at(s, g, 0), s, "2020-01")
+    zeros = ["returnees_in_poverty_share", "mean_perceived_risk", "refugees", "returnees"]
+    zeros += [
+        f"{p}{h}" for p in ("intend_return_12m_pct_", "hope_return_pct_", "in_poverty_pct_") for h in g.host_names
+    ]
+    assert all(out[k] == 0.0 for k in zeros), {k: out[k] for k in zeros}
+    assert out["detained_stock"] == 2.0
 
 
 def test_households_spend_a_share_of_their_savings_each_month():
