@@ -103,10 +103,11 @@ def indicators(state: State, flows: Flows, levers: Levers, params: Scenario, mon
         out[name] = float(getattr(flows, name))
     out |= {f"returns_voluntary_{h}": float(v) for h, v in zip(g.host_names, vol[:nH], strict=True)}
     out |= {f"returns_forced_{h}": float(v) for h, v in zip(g.host_names, forced[:nH], strict=True)}
-    intend = flows.intend_return_12m_pct_by_host
-    out |= {f"intend_return_12m_pct_{h}": float(intend[i]) if len(intend) else 0.0 for i, h in enumerate(g.host_names)}
-    hope = flows.hope_return_pct_by_host
-    out |= {f"hope_return_pct_{h}": float(hope[i]) if len(hope) else 0.0 for i, h in enumerate(g.host_names)}
+    for prefix, shares in (
+        ("intend_return_12m_pct_", flows.intend_return_12m_pct_by_host),
+        ("hope_return_pct_", flows.hope_return_pct_by_host),
+    ):  # (empty when nobody decided)
+        out |= {f"{prefix}{h}": float(shares[i]) if len(shares) else 0.0 for i, h in enumerate(g.host_names)}
     by_pair = flows.returns_voluntary_to
     out |= {f"returns_voluntary_to_{r}": float(v) for r, v in zip(g.region_names, by_pair.sum(axis=0), strict=True)}
     out |= {
@@ -147,7 +148,7 @@ def indicators(state: State, flows: Flows, levers: Levers, params: Scenario, mon
         f"in_poverty_pct_{h}": 100.0 * float(by_host[i, 1]) / float(n_by_host[i]) if n_by_host[i] else 0.0
         for i, h in enumerate(g.host_names)
     }
-    n_refugees = np.count_nonzero(refugees)
+    n_refugees = int(n_by_host.sum())
     risk = np.compress(refugees, pop.perceived_risk).sum(dtype=np.float64)  # (a masked sum is 5x slower)
     out["mean_perceived_risk"] = float(risk / n_refugees) if n_refugees else 0.0
     weights = g.prewar_population
