@@ -118,7 +118,7 @@ class ReturnModel(mesa.Model):
         """This month's voluntary-return probability of each given row (the transition's own computation)."""
         sim = self.sim
         tab = Tables.build(sim.params, sim.geo, sim.levers(), sim.state.livelihood)
-        return decide.hazards(sim.state, tab, sim.params, np.asarray(rows))[1]
+        return decide.hazards(sim.state, tab, sim.params, np.asarray(rows))[2]
 
     def change(self, changes, source: str = "<changes>") -> None:
         """Go on under a changed scenario from the next month (see ``Simulation.change``)."""

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from returnsim import ReturnModel, load_scenario, run
 from returnsim.agents import Household
 from returnsim.population import PropertyStatus, Status
+from returnsim.tables import Tables
+from returnsim.transitions import decide
 
 
 def test_people_are_conserved_every_month_per_origin(toy):
@@ -111,6 +113,12 @@ def test_household_agents_are_handles_on_their_rows(toy):
     assert m.population.savings[7] == pytest.approx(5.5)
     rows = np.arange(len(m.population))
     np.testing.assert_allclose([x.return_probability() for x in agents[:20]], m.return_probabilities(rows)[:20])
+    # the probability of returning (hope x intention x feasibility), not the intention hazard alone
+    sim = m.sim
+    tab = Tables.build(sim.params, sim.geo, sim.levers(), sim.state.livelihood)
+    _, q, p = decide.hazards(sim.state, tab, sim.params)
+    np.testing.assert_allclose(m.return_probabilities(rows), p)
+    assert (p < q).any()
     assert a.status_name == "displaced" and a.property_name in {p.name.lower() for p in PropertyStatus}
 
 
