@@ -49,6 +49,8 @@ FLOWS = (
     "returns_voluntary_refugees",
     "returns_voluntary_idps",
     "returns_forced",
+    "returns_unplanned_refugees",
+    "returns_unplanned_idps",
     "detained",
     "detained_on_arrival",
     "released",
@@ -91,6 +93,8 @@ STRESS_CHANGES = {
     "hope.property_loss": 1.0,
     "hope.intercept": -2.0,  # most hope (about 93 %), and hope still differs between households
     "decision.feasibility_slope": 1.5,
+    "decision.unplanned_rate": 0.001,  # unplanned returns too (docs/ODD.md 7.3)
+    "decision.distress_rate": 0.003,
     "decision.detention_risk": 20.0,
     "economy.savings_spend": 0.05,  # savings spent as well as saved, from the steady state (docs/ODD.md 7.8)
     "population.survived_months": 0.0,  # keep the busy households (the reference starts from the model's state)

@@ -608,7 +608,8 @@ class RefHousehold(mesa.Agent):
 
     def return_odds(self) -> tuple[float, float, float]:
         """ODD 7.3: the hope eta of returning one day, the monthly hazard q of intending to return for those who
-        hope, and the probability p = eta q f of returning this month."""
+        hope, and the probability p = eta b (1 - (1 - q F)(1 - e)(1 - d poor)) of returning this month (b the border
+        open, F the feasibility, e decision.unplanned_rate, d decision.distress_rate below the poverty line)."""
         m, b, H = self.model, self.model.s.decision, self.model.places.H
         lv, hope = m.lv, m.s.hope
         abroad = self.location < H
@@ -643,11 +644,23 @@ class RefHousehold(mesa.Agent):
             + b.regime * fallen
         )
         q = sigmoid(v)
-        border = lv.border[self.location] if abroad else 1.0
+        border = self.border()
         if border == 0:
             return eta, q, 0.0
         cost = self.journey_cost()
-        return eta, q, eta * q * sigmoid(b.feasibility_slope * (self.savings - cost)) * border
+        planned = q * sigmoid(b.feasibility_slope * (self.savings - cost))
+        return eta, q, eta * border * (1.0 - (1.0 - planned) * (1.0 - self.unplanned_chance()))
+
+    def unplanned_chance(self) -> float:
+        """ODD 7.3: the chance of an unplanned return this month, before the hope and the border:
+        1 - (1 - e)(1 - d poor)."""
+        m, b = self.model, self.model.s.decision
+        poor = self.income() < m.poverty_line
+        return 1.0 - (1.0 - b.unplanned_rate) * (1.0 - (b.distress_rate if poor else 0.0))
+
+    def border(self) -> float:
+        """The share of the usual returns that can cross from where it lives (1 inside Syria)."""
+        return self.model.lv.border[self.location] if self.location < self.model.places.H else 1.0
 
     def journey_cost(self) -> float:
         """ODD 7.3: the cost of going home, more across a front line, lower the more violence there is where the
@@ -766,9 +779,12 @@ class RefHousehold(mesa.Agent):
             m.intent[self.location] += eta * (1.0 - (1.0 - q) ** 12)
             m.hope[self.location] += eta
             m.intent_n[self.location] += 1
-        if self.random.random() < p:
+        u = self.random.random()
+        if u < p:
             cost = self.journey_cost()
             m.flow["returns_voluntary_" + (m.places.hosts[self.location] if abroad else "idps")] += self.persons
+            if u < eta * self.border() * self.unplanned_chance():  # the part of p that needs no plan
+                m.flow["returns_unplanned_" + ("refugees" if abroad else "idps")] += self.persons
             self.savings = max(self.savings - cost, 0.0)
             self.location, self.status, self.forced, self.arrived = H + self.origin, RETURNED, False, m.t
 
@@ -1085,6 +1101,8 @@ class ReferenceModel(mesa.Model):
 
 FLOW_NAMES = (
     "returns_voluntary_idps",
+    "returns_unplanned_refugees",
+    "returns_unplanned_idps",
     "detained",
     "detained_on_arrival",
     "released",

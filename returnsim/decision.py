@@ -24,11 +24,16 @@ location *l* from origin region *o* under controller *c*:
 
     q_i = \sigma(V_i)                      \text{(monthly hazard of intending to return, for those who hope)}
 
-    f_i = \sigma(\kappa (s_i - C_i)) \, b_l  \text{(feasibility: savings vs cost, border open)}
+    F_i = \sigma(\kappa (s_i - C_i))       \text{(feasibility: savings vs cost)}
 
-    p_i = \eta_i q_i f_i                   \text{(monthly probability of returning)}
+    p_i = \eta_i \, b_l \, (1 - (1 - q_i F_i)(1 - \epsilon)(1 - \delta \pi_i))  \text{(monthly return probability)}
 
-with :math:`\sigma` the logistic function, :math:`\hat r_i` the perceived detention probability,
+with :math:`b_l` the host's border open (0 to 1), :math:`\epsilon` the monthly chance that an event the household did
+not plan (family reunified at home, a death, a property to protect, an eviction) sends home a household that hopes
+to return, whatever its savings (``decision.unplanned_rate``), :math:`\delta` the same for a household below the
+poverty line where it lives (:math:`\pi_i` = 1), pushed home by its poverty (``decision.distress_rate``; both 0:
+every return is planned and paid for),
+:math:`\sigma` the logistic function, :math:`\hat r_i` the perceived detention probability,
 :math:`m_i` a military-age man present, :math:`k_c` conscription enforced, :math:`h_i` the
 property-loss score, :math:`S_o` basic services and shelter functioning at origin, :math:`n_i` the share of
 network ties back home, :math:`a_i` attachment, :math:`g_i` integration, :math:`w_l` violence against
@@ -71,6 +76,7 @@ __all__ = [
     "redisplacement_hazard",
     "return_probability",
     "return_utility",
+    "unplanned_probability",
 ]
 
 
@@ -102,6 +108,7 @@ class ReturnInputs:
     home_livelihood: np.ndarray = 0.0  # what the household would earn at home (L^orig_i)
     internal: np.ndarray = 0.0  # 1 for the internally displaced (near home, no border to cross), 0 abroad
     regime: np.ndarray = 1.0  # how far the government that refugees fled still rules, as the household weighs it
+    poor: np.ndarray = 0.0  # 1 if the household earns below the poverty line where it lives (unplanned returns)
 
     @classmethod
     def single(cls, **values: float) -> ReturnInputs:
@@ -190,8 +197,19 @@ def feasibility(savings, return_cost, border_open, slope: float) -> np.ndarray:
 
 
 def return_probability(x: ReturnInputs, b: Decision) -> np.ndarray:
-    """Monthly probability :math:`p_i = q_i f_i` of a voluntary return."""
-    return intention_hazard(x, b) * feasibility(x.savings, x.return_cost, x.border_open, b.feasibility_slope)
+    """Monthly probability :math:`b_l (1 - (1 - q_i F_i)(1 - \\epsilon)(1 - \\delta \\pi_i))` of a voluntary return
+    for a household that hopes to return one day (times :math:`\\eta_i`, the probability :math:`p_i`): a planned
+    return, intended and paid for, or an unplanned one, which needs the border open and no savings: an event
+    (``decision.unplanned_rate``) or, below the poverty line (:math:`\\pi_i`), poverty (``decision.distress_rate``)."""
+    planned = intention_hazard(x, b) * feasibility(x.savings, x.return_cost, x.border_open, b.feasibility_slope)
+    kept = 1.0 - unplanned_probability(x.poor, b)
+    return planned * kept + (1.0 - kept) * np.asarray(x.border_open)
+
+
+def unplanned_probability(poor, b: Decision) -> np.ndarray:
+    """Monthly chance :math:`1 - (1 - \\epsilon)(1 - \\delta \\pi_i)` of an unplanned return (before the hope and
+    the border): an event or, below the poverty line (``poor``), poverty."""
+    return 1.0 - (1.0 - b.unplanned_rate) * (1.0 - b.distress_rate * np.asarray(poor))
 
 
 def intend_within(hazard, months: int = 12) -> np.ndarray:

@@ -51,6 +51,7 @@ class Flows:
     returns_voluntary_from: np.ndarray = field(default_factory=_zero_by_location)
     returns_voluntary_to: np.ndarray = field(default_factory=_zero_by_location)  # refugees only: host x region
     returns_forced_from: np.ndarray = field(default_factory=_zero_by_location)
+    returns_unplanned_from: np.ndarray = field(default_factory=_zero_by_location)  # the voluntary ones unplanned
     detained: float = 0.0  # persons arrested (each arrest takes one member)
     detained_on_arrival: float = 0.0
     released: float = 0.0

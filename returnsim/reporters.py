@@ -55,6 +55,8 @@ def columns(geo: Geography) -> list[str]:
         "returnees",
         "detained_stock",
         *FLOW_KEYS,
+        "returns_unplanned_refugees",
+        "returns_unplanned_idps",
         *(f"returns_voluntary_{h}" for h in hosts),
         *(f"returns_forced_{h}" for h in hosts),
         *(f"intend_return_12m_pct_{h}" for h in hosts),
@@ -101,6 +103,9 @@ def indicators(state: State, flows: Flows, levers: Levers, params: Scenario, mon
     out["returns_forced"] = float(forced.sum())
     for name in FLOW_KEYS[4:]:
         out[name] = float(getattr(flows, name))
+    unplanned = flows.returns_unplanned_from  # empty when no decision was taken
+    out["returns_unplanned_refugees"] = float(unplanned[:nH].sum())
+    out["returns_unplanned_idps"] = float(unplanned[nH]) if len(unplanned) else 0.0
     out |= {f"returns_voluntary_{h}": float(v) for h, v in zip(g.host_names, vol[:nH], strict=True)}
     out |= {f"returns_forced_{h}": float(v) for h, v in zip(g.host_names, forced[:nH], strict=True)}
     for prefix, shares in (

@@ -28,6 +28,8 @@ LABELS: dict[str, str] = {
     "returns_voluntary_refugees": "Voluntary returns from abroad",
     "returns_voluntary_idps": "IDPs returning home",
     "returns_forced": "Forced returns (deportations)",
+    "returns_unplanned_refugees": "Unplanned returns from abroad (events, poverty)",
+    "returns_unplanned_idps": "Unplanned returns of IDPs (events, poverty)",
     "detained": "Returnees arrested",
     "detained_on_arrival": "Arrested on arrival",
     "released": "Released from detention",

@@ -78,6 +78,23 @@ def test_return_probability_is_intention_times_feasibility():
     assert decision.return_probability(x, B)[0] == pytest.approx(expected)
 
 
+@pytest.mark.parametrize(("border", "savings"), [(1.0, 0.0), (0.5, 0.0), (0.0, 0.0), (1.0, 9.0)])
+def test_an_unplanned_return_needs_the_border_open_not_savings(border, savings):
+    b = Decision(intercept=-4.0, feasibility_slope=1.5, unplanned_rate=0.01)
+    x = decision.ReturnInputs.single(pressure=0.4, savings=savings, return_cost=3.0, border_open=border)
+    planned = sigmoid(-4.0 + 0.4) * sigmoid(1.5 * (savings - 3.0))
+    assert decision.return_probability(x, b)[0] == pytest.approx(border * (1 - (1 - planned) * (1 - 0.01)))
+    assert decision.return_probability(x, b)[0] >= 0.01 * border  # whatever the savings
+
+
+@pytest.mark.parametrize(("poor", "expected_kept"), [(0.0, 0.99), (1.0, 0.99 * 0.8)])
+def test_poverty_adds_its_own_chance_of_an_unplanned_return(poor, expected_kept):
+    b = Decision(intercept=-4.0, feasibility_slope=1.5, unplanned_rate=0.01, distress_rate=0.2)
+    x = decision.ReturnInputs.single(savings=1.0, return_cost=3.0, poor=poor)
+    planned = sigmoid(-4.0) * sigmoid(1.5 * (1.0 - 3.0))
+    assert decision.return_probability(x, b)[0] == pytest.approx(1 - (1 - planned) * expected_kept)
+
+
 def test_intend_within_twelve_months():
     assert decision.intend_within(0.0) == 0.0
     assert decision.intend_within(1.0) == 1.0

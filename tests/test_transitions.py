@@ -802,9 +802,9 @@ def hand_probabilities() -> tuple[list[float], list[float], list[float]]:
     return eta, q, [e * a * b for e, a, b in zip(eta, q, f, strict=True)]
 
 
-def deciders_world():
+def deciders_world(**changes):
     shock = {"type": "host_conflict_shock", "month": "2020-01", "host": "beta", "violence": 0.4}
-    s = scenario([shock], **CUSTOM_DECISION)
+    s = scenario([shock], **CUSTOM_DECISION, **changes)
     return s, build(DECIDERS, s, weight=10, t=0, ties=[[3] * 6] * 4, back=[3, 0, 6, 0])
 
 
@@ -823,6 +823,67 @@ def test_return_probability_is_the_odd_formula_term_by_term():
     np.testing.assert_allclose(decision.intention_hazard(x, s.decision)[:3], q_hand, rtol=2e-5)
     p_kernel = eta_kernel * decision.return_probability(x, s.decision)
     np.testing.assert_allclose(p_kernel[:3], p_hand, rtol=2e-5)
+
+
+def test_an_unplanned_return_adds_to_the_planned_one_and_leaves_the_surveyed_intention_alone():
+    eta_hand, q_hand, p_hand = hand_probabilities()
+    feasible = [p / (e * q) for e, q, p in zip(eta_hand, q_hand, p_hand, strict=True)]
+    planned, st_ = deciders_world()
+    s, unplanned_st = deciders_world(**{"decision.unplanned_rate": 0.05})
+    tab = Tables.build(s, unplanned_st.geo, levers_at(s, unplanned_st.geo, 0), unplanned_st.livelihood)
+    _, q, p = decide_module.hazards(unplanned_st, tab, s)
+    # p = eta b (1 - (1 - q F)(1 - e)), the border open (b = 1) for all three
+    expected = [e * (1 - (1 - q * f) * (1 - 0.05)) for e, q, f in zip(eta_hand, q_hand, feasible, strict=True)]
+    np.testing.assert_allclose(p[:3], expected, rtol=2e-5)
+    np.testing.assert_allclose(q[:3], q_hand, rtol=2e-5)
+    x = decide_module.inputs(unplanned_st, tab, s)
+    kernel = decision.hope(decide_module.hope_inputs(unplanned_st, tab, s), s.hope) * decision.return_probability(
+        x, s.decision
+    )
+    np.testing.assert_allclose(kernel[:3], expected, rtol=2e-5)
+    # an unplanned return is no plan: the survey's intention and hope are those of the planned world
+    nobody = {Draw.RETURN: [1.0] * 4}
+    a, b = run(decide, st_, planned, nobody), run(decide, unplanned_st, s, nobody)
+    assert (a.intend_return_12m_pct, a.hope_return_pct) == (b.intend_return_12m_pct, b.hope_return_pct)
+    assert a.intend_return_12m_pct > 0
+
+
+#: unplanned returns: an event for anyone, poverty for the IDP alone (earning 0.4, below the line)
+UNPLANNED = {"decision.unplanned_rate": 0.05, "decision.distress_rate": 0.1, "economy.poverty_line": 0.5}
+
+
+def test_poverty_pushes_home_only_those_below_the_line():
+    """Earnings where they live: alpha's refugee 0.56 x 1.5 = 0.84, the IDP 0.5 x 0.8 = 0.4, beta's refugee 0.59;
+    with the line at 0.5 only the IDP is poor, and only its probability gains the distress rate."""
+    eta_hand, q_hand, p_hand = hand_probabilities()
+    feasible = [p / (e * q) for e, q, p in zip(eta_hand, q_hand, p_hand, strict=True)]
+    s, st_ = deciders_world(**UNPLANNED)
+    tab = Tables.build(s, st_.geo, levers_at(s, st_.geo, 0), st_.livelihood)
+    _, _, p = decide_module.hazards(st_, tab, s)
+    kept = [0.95, 0.95 * 0.9, 0.95]
+    expected = [e * (1 - (1 - q * f) * k) for e, q, f, k in zip(eta_hand, q_hand, feasible, kept, strict=True)]
+    np.testing.assert_allclose(p[:3], expected, rtol=2e-5)
+    x = decide_module.inputs(st_, tab, s)
+    assert x.poor[:3].tolist() == [0.0, 1.0, 0.0]
+    kernel = decision.hope(decide_module.hope_inputs(st_, tab, s), s.hope) * decision.return_probability(x, s.decision)
+    np.testing.assert_allclose(kernel[:3], expected, rtol=2e-5)
+
+
+def test_an_unplanned_return_is_one_whose_draw_falls_in_the_part_that_needs_no_plan():
+    eta_hand, q_hand, p_hand = hand_probabilities()
+    feasible = [p / (e * q) for e, q, p in zip(eta_hand, q_hand, p_hand, strict=True)]
+    s, st_ = deciders_world(**UNPLANNED)
+    kept = [0.95, 0.95 * 0.9, 0.95]  # only the IDP is poor
+    unplanned = [e * (1 - k) for e, k in zip(eta_hand, kept, strict=True)]
+    p = [e * (1 - (1 - q * f) * k) for e, q, f, k in zip(eta_hand, q_hand, feasible, kept, strict=True)]
+    # alpha's refugee goes by plan (its draw between the two), the IDP and beta's refugee unplanned
+    draws = {Draw.RETURN: [(unplanned[0] + p[0]) / 2, unplanned[1] * 0.999, unplanned[2] * 0.999, 0.0]}
+    flows = run(decide, st_, s, draws)
+    np.testing.assert_array_equal(flows.returns_voluntary_from, [40.0, 20.0, 40.0])  # alpha, beta, IDPs
+    np.testing.assert_array_equal(flows.returns_unplanned_from, [0.0, 20.0, 40.0])
+    month = flows + Flows(returns_forced_from=np.zeros(st_.geo.n_locations))
+    out = indicators(st_, month, levers_at(s, st_.geo, 0), s, "2017-01")
+    assert (out["returns_unplanned_refugees"], out["returns_unplanned_idps"]) == (20.0, 40.0)
 
 
 def test_decide_sends_home_those_whose_draw_is_below_their_probability_and_they_pay_the_cost():

@@ -83,6 +83,8 @@ class Decision(_Node):
     home_livelihood: Coefficient = 0.0
     internal: Coefficient = 0.0
     regime: Coefficient = 0.0  # what the fall of the government that refugees fled releases (``politics.regime``)
+    unplanned_rate: Share = 0.0  # monthly chance that an event sends home a household that hopes to, unpaid for
+    distress_rate: Share = 0.0  # the same for a household below the poverty line, pushed home by its poverty
 
 
 class Hope(_Node):

@@ -1,9 +1,12 @@
 r"""Voluntary return: each displaced household's monthly probability of going home, and who goes.
 
-The probability is ``decision.return_probability``: a logit hazard of intending to return times the feasibility
-of doing it (savings against the cost, an open border). The place terms of the utility are computed per place
-cell (``returnsim.tables``) and the household terms per row, by the same kernels (``decision.place_utility`` and
-``decision.household_utility``). Households that go pay the return cost from their savings and arrive home.
+The probability is the hope to return one day times ``decision.return_probability``: a logit hazard of
+intending to return times the feasibility of doing it (savings against the cost, an open border), or an event the
+household did not plan that sends it home whatever its savings, through an open border
+(``decision.unplanned_rate``; ``decision.distress_rate`` for households below the poverty line, pushed home by
+their poverty). The place terms of the utility are computed per place cell (``returnsim.tables``) and the
+household terms per row, by the same kernels (``decision.place_utility`` and ``decision.household_utility``).
+Households that go pay the return cost from their savings and arrive home.
 
 The survey-comparable intention, the share of refugee households intending to return within 12 months
 (``decision.intend_within``), is reported for all hosts, for the hosts UNHCR's survey covers and for each host.
@@ -61,6 +64,7 @@ def _household(state: State, tab: Tables, params: Scenario, rows) -> dict[str, n
         "savings": pop.savings[rows],
         "return_cost": np.take(tab.return_cost, cell),
         "border_open": np.take(tab.border_open, cell),
+        "poor": (np.take(tab.income, cell) * skill < np.float32(params.economy.poverty_line)).astype(np.float32),
     }
 
 
@@ -98,11 +102,12 @@ def hope_inputs(state: State, tab: Tables, params: Scenario, rows=slice(None)) -
 
 def hazards(state: State, tab: Tables, params: Scenario, rows=slice(None), out=None) -> tuple[np.ndarray, ...]:
     """The hope to return one day ``eta``, the monthly intention hazard ``q`` of those who hope, and the return
-    probability ``p = eta * q * f`` of ``rows``: the numbers of ``decision.hope(hope_inputs(...))`` and
+    probability ``p = eta * b * (1 - (1 - q * F) * (1 - unplanned_rate) * (1 - distress_rate * poor))`` of ``rows``
+    (border ``b``, feasibility ``F``): the numbers of ``decision.hope(hope_inputs(...))`` and
     ``decision.return_probability(inputs(...))`` (to float32 rounding), computed in place over a few float32
-    buffers: the place terms summed once per cell, the two livelihood terms one per-cell factor of the skill,
-    and a closed border written as an infinite cost (its feasibility is 0 either way). ``out``: three float32
-    arrays of the rows' length to hold ``eta``, ``q`` and ``p`` (else new arrays)."""
+    buffers: the place terms summed once per cell, the two livelihood terms one per-cell factor of the skill, and a
+    closed border written as an infinite cost (its feasibility is 0 either way). ``out``: three float32 arrays of
+    the rows' length to hold ``eta``, ``q`` and ``p`` (else new arrays)."""
     b, h, pop = params.decision, params.hope, state.pop
     eta_out, q_out, p_out = out if out is not None else (None, None, None)
     f32 = np.float32
@@ -129,8 +134,17 @@ def hazards(state: State, tab: Tables, params: Scenario, rows=slice(None), out=N
     p = np.subtract(pop.savings[rows], np.take(tab.reachable_cost, cell), out=integration)
     p *= f32(b.feasibility_slope)
     p = _expit_in_place(p)
-    p *= np.take(tab.border_open, cell)
+    border = np.take(tab.border_open, cell)
+    p *= border
     p *= q
+    if b.unplanned_rate or b.distress_rate:  # planned or not: b (1 - (1 - q F) k) = b q F k + b (1 - k)
+        kept = np.full_like(p, 1.0 - b.unplanned_rate)  # k: the chance of no unplanned return
+        if b.distress_rate:
+            poor = np.less(np.take(tab.income, cell) * pop.skill[rows], f32(params.economy.poverty_line))
+            kept *= 1 - f32(b.distress_rate) * poor
+        p *= kept
+        np.subtract(1, kept, out=kept)
+        p += np.multiply(border, kept, out=term)
     p *= eta
     return eta, q, p
 
@@ -178,6 +192,17 @@ def _shares(values: np.ndarray, surveyed: np.ndarray) -> tuple[float, float]:
     total = 100.0 * float(values.sum(dtype=np.float64)) / n if n else 0.0
     part = 100.0 * float(values.sum(where=surveyed, dtype=np.float64)) / n_surveyed if n_surveyed else 0.0
     return total, part
+
+
+def _unplanned(state: State, tab: Tables, params: Scenario, go: np.ndarray, eta: np.ndarray, u: np.ndarray):
+    """Which of the households that go (``go``, with their hopes ``eta`` and draws ``u``) go unplanned: the draw
+    falls in the part of the probability that needs no plan, ``eta * b * unplanned_probability``."""
+    b = params.decision
+    if not (b.unplanned_rate or b.distress_rate):
+        return np.zeros(len(go))
+    cell = state.cell[go]
+    poor = tab.income[cell] * state.pop.skill[go] < np.float32(params.economy.poverty_line)
+    return u < eta * tab.border_open[cell] * decision.unplanned_probability(poor, b)
 
 
 def decide(state: State, levers: Levers, params: Scenario, streams: Streams) -> Flows:
@@ -229,6 +254,9 @@ def decide(state: State, levers: Levers, params: Scenario, streams: Streams) -> 
     spent = np.maximum(pop.savings[go] - tab.return_cost[state.cell[go]], np.float32(0.0))
     return Flows(
         returns_voluntary_from=np.bincount(left, weights=persons, minlength=nH + 1),
+        returns_unplanned_from=np.bincount(
+            left, weights=persons * _unplanned(state, tab, params, go, eta[go], u[go]), minlength=nH + 1
+        ),
         returns_voluntary_to=refugees_to(state, go, left, persons),
         intend_return_12m_pct=pct,
         intend_return_12m_pct_surveyed=pct_surveyed,
