@@ -235,10 +235,6 @@ def test_the_fall_has_its_own_calibration_that_counts_only_what_followed_it_and_
     assert fitted.fit < without.fit / 4, (fitted.fit, without.fit)
 
 
-#: parameters the last local search freed for the first time, searched over a wider box than the others
-FIRST_FREED = {"pressure"}
-
-
 def test_the_local_calibration_searches_inside_the_full_ranges_around_its_start():
     full = {p.name: p for p in load_spec("experiments/calibration.toml").parameters}
     local = load_spec("experiments/calibration_local.toml")
@@ -246,8 +242,7 @@ def test_the_local_calibration_searches_inside_the_full_ranges_around_its_start(
     for p in local.parameters:
         wide = full[p.name]
         assert wide.low <= p.low <= p.start <= p.high <= wide.high, p.name
-        limit = 0.7 if p.name in FIRST_FREED else 0.31
-        assert p.high - p.low <= limit * (wide.high - wide.low), p.name
+        assert p.high - p.low <= 0.31 * (wide.high - wide.low), p.name
 
 
 def test_the_savings_calibration_is_the_local_search_with_spending_freed():
