@@ -232,21 +232,22 @@ def decide(state: State, levers: Levers, params: Scenario, streams: Streams) -> 
         places[start] = (end, end + len(rows), rows)
         end += len(rows)
     hoping, intend, surveyed = np.empty(end, np.float32), np.empty(end, np.float32), np.empty(end, bool)
+    host = np.empty(end, pop.location.dtype)
     in_survey = np.append(g.host_surveyed, False)
 
-    def stats(start: int, stop: int) -> np.ndarray:  # also each host's households and sums of intentions and hopes
+    def stats(start: int, stop: int) -> None:  # each part fills its place: hopes, intentions, hosts, surveyed
         a, b, rows = places[start]
         np.take(eta, rows, out=hoping[a:b], mode="clip")
         intend[a:b] = decision.intend_within(np.take(q, rows), 12)
         intend[a:b] *= hoping[a:b]
-        host = np.take(pop.location, rows)
-        np.take(in_survey, np.minimum(host, nH), out=surveyed[a:b], mode="clip")
-        counts = (np.bincount(host, weights=w, minlength=nH) for w in (intend[a:b], hoping[a:b], None))
-        return np.stack(list(counts))
+        np.take(pop.location, rows, out=host[a:b], mode="clip")
+        np.take(in_survey, np.minimum(host[a:b], nH), out=surveyed[a:b], mode="clip")
 
-    sums = sum(parallel.each(stats, n))
+    parallel.each(stats, n)
     pct, pct_surveyed = _shares(intend, surveyed)
-    by_host, hope_by_host = (100.0 * x / np.maximum(sums[2], 1.0) for x in sums[:2])
+    # each host's sums in one pass over the rows in order, so that they do not depend on how the rows were split
+    households = np.maximum(np.bincount(host, minlength=nH), 1.0)
+    by_host, hope_by_host = (100.0 * np.bincount(host, weights=w, minlength=nH) / households for w in (intend, hoping))
     hope, hope_surveyed = _shares(hoping, surveyed)
 
     left = np.minimum(pop.location[go], nH)
