@@ -802,9 +802,9 @@ def hand_probabilities() -> tuple[list[float], list[float], list[float]]:
     return eta, q, [e * a * b for e, a, b in zip(eta, q, f, strict=True)]
 
 
-def deciders_world(**changes):
+def deciders_world(*events, **changes):
     shock = {"type": "host_conflict_shock", "month": "2020-01", "host": "beta", "violence": 0.4}
-    s = scenario([shock], **CUSTOM_DECISION, **changes)
+    s = scenario([shock, *events], **CUSTOM_DECISION, **changes)
     return s, build(DECIDERS, s, weight=10, t=0, ties=[[3] * 6] * 4, back=[3, 0, 6, 0])
 
 
@@ -884,6 +884,36 @@ def test_an_unplanned_return_is_one_whose_draw_falls_in_the_part_that_needs_no_p
     month = flows + Flows(returns_forced_from=np.zeros(st_.geo.n_locations))
     out = indicators(st_, month, levers_at(s, st_.geo, 0), s, "2017-01")
     assert (out["returns_unplanned_refugees"], out["returns_unplanned_idps"]) == (20.0, 40.0)
+
+
+def test_through_a_half_open_border_half_as_many_go_unplanned():
+    """Alpha's border lets half the usual returns cross: its refugee's unplanned part is eta 0.5 (1 - k)."""
+    half_open = {"type": "border_closure", "month": "2020-01", "months": 12, "host": "alpha", "capacity": 0.5}
+    eta_hand, _, _ = hand_probabilities()
+    s, st_ = deciders_world(half_open, **UNPLANNED)
+    unplanned = eta_hand[0] * 0.5 * 0.05
+    _, _, p = decide_module.hazards(st_, Tables.build(s, st_.geo, levers_at(s, st_.geo, 0), st_.livelihood), s)
+    assert unplanned * 1.5 < p[0]
+    flows = run(decide, st_, s, {Draw.RETURN: [unplanned * 1.5, 1.0, 1.0, 1.0]})  # above it: a planned return
+    np.testing.assert_array_equal(flows.returns_voluntary_from, [40.0, 0.0, 0.0])
+    np.testing.assert_array_equal(flows.returns_unplanned_from, [0.0, 0.0, 0.0])
+    _, st_ = deciders_world(half_open, **UNPLANNED)
+    flows = run(decide, st_, s, {Draw.RETURN: [unplanned * 0.999, 1.0, 1.0, 1.0]})
+    np.testing.assert_array_equal(flows.returns_unplanned_from, [40.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize(("line", "poor"), [(0.41, True), (0.4, False)])
+def test_poverty_alone_sends_home_those_below_the_line_and_not_those_on_it(line, poor):
+    """The baseline's case: no unplanned rate for everyone, a distress rate below the line. The IDP earns 0.4."""
+    eta_hand, _, _ = hand_probabilities()
+    s, st_ = deciders_world(**{"decision.distress_rate": 0.1, "economy.poverty_line": line})
+    tab = Tables.build(s, st_.geo, levers_at(s, st_.geo, 0), st_.livelihood)
+    x = decide_module.inputs(st_, tab, s)
+    assert x.poor[1] == poor
+    kernel = decision.hope(decide_module.hope_inputs(st_, tab, s), s.hope) * decision.return_probability(x, s.decision)
+    np.testing.assert_allclose(decide_module.hazards(st_, tab, s)[2][:3], kernel[:3], rtol=2e-5)
+    flows = run(decide, st_, s, {Draw.RETURN: [1.0, eta_hand[1] * 0.1 * 0.999, 1.0, 1.0]})
+    np.testing.assert_array_equal(flows.returns_unplanned_from, [0.0, 0.0, 40.0 if poor else 0.0])
 
 
 def test_decide_sends_home_those_whose_draw_is_below_their_probability_and_they_pay_the_cost():
