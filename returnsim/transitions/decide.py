@@ -40,6 +40,11 @@ def _settled_table(time_scale: float) -> np.ndarray:
     return table
 
 
+def _below_the_line(tab: Tables, params: Scenario, cell: np.ndarray, skill: np.ndarray) -> np.ndarray:
+    """Whether each household earns below ``economy.poverty_line`` where it lives (pi_i of docs/ODD.md 7.3)."""
+    return np.take(tab.income, cell) * skill < np.float32(params.economy.poverty_line)
+
+
 def _household(state: State, tab: Tables, params: Scenario, rows) -> dict[str, np.ndarray]:
     """The decision inputs that differ between households of one place cell (gathers use ``np.take``, about
     twice as fast as fancy indexing on millions of rows)."""
@@ -64,7 +69,7 @@ def _household(state: State, tab: Tables, params: Scenario, rows) -> dict[str, n
         "savings": pop.savings[rows],
         "return_cost": np.take(tab.return_cost, cell),
         "border_open": np.take(tab.border_open, cell),
-        "poor": (np.take(tab.income, cell) * skill < np.float32(params.economy.poverty_line)).astype(np.float32),
+        "poor": _below_the_line(tab, params, cell, skill).astype(np.float32),
     }
 
 
@@ -140,8 +145,7 @@ def hazards(state: State, tab: Tables, params: Scenario, rows=slice(None), out=N
     if b.unplanned_rate or b.distress_rate:  # planned or not: b (1 - (1 - q F) k) = b q F k + b (1 - k)
         kept = np.full_like(p, 1.0 - b.unplanned_rate)  # k: the chance of no unplanned return
         if b.distress_rate:
-            poor = np.less(np.take(tab.income, cell) * pop.skill[rows], f32(params.economy.poverty_line))
-            kept *= 1 - f32(b.distress_rate) * poor
+            kept *= 1 - f32(b.distress_rate) * _below_the_line(tab, params, cell, pop.skill[rows])
         p *= kept
         np.subtract(1, kept, out=kept)
         p += np.multiply(border, kept, out=term)
@@ -201,7 +205,7 @@ def _unplanned(state: State, tab: Tables, params: Scenario, go: np.ndarray, eta:
     if not (b.unplanned_rate or b.distress_rate):
         return np.zeros(len(go))
     cell = state.cell[go]
-    poor = tab.income[cell] * state.pop.skill[go] < np.float32(params.economy.poverty_line)
+    poor = _below_the_line(tab, params, cell, state.pop.skill[go])
     return u < eta * tab.border_open[cell] * decision.unplanned_probability(poor, b)
 
 
