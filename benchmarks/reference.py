@@ -1008,7 +1008,7 @@ class ReferenceModel(mesa.Model):
         e, places, lv = self.s.economy, self.places, self.lv
         inflow = [0.0] * places.R
         for a in self.households:
-            if a.arrived == self.t - 1 and a.return_due != self.t - 1:
+            if a.arrived == self.t - 1 and a.return_due < self.t - 1:  # due later: back early, by its own choice
                 inflow[a.location - places.H] += (a.size + a.detained) * self.weight
         start = e.national * (1.0 - e.sanctions_penalty * (1.0 if e.sanctions else 0.0))
         now = lv.national * (1.0 - lv.penalty * lv.sanctions)

@@ -216,6 +216,7 @@ def test_economy_moves_livelihood_towards_its_target_less_last_months_inflow():
         {"location": SOUTH, "origin": N, "size": 2, "arrived": 4},  # a deportee put down in the south
         {"location": SOUTH, "origin": S, "size": 9, "arrived": 4, "return_due": 4},  # back after weeks: no strain
         {"location": SOUTH, "origin": S, "size": 6, "arrived": 4, "return_due": 3},  # due earlier, came later
+        {"location": SOUTH, "origin": S, "size": 5, "arrived": 4, "return_due": 6},  # back before due: no strain
     ]
     st_ = build(rows, s, weight=10, t=5, livelihood=np.array([0.5, 0.3]))
     run(economy, st_, s)

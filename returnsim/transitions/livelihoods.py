@@ -3,8 +3,9 @@
 ``economy``: each region's livelihood index moves by ``economy.adjust_rate`` towards its target: the scenario's
 regional level scaled by how the national economy and sanctions have changed since the start, plus
 reconstruction aid (``livelihood_target``), less the strain of last month's arrivals relative to the region's
-pre-war population (``economy.strain``). Households back from a displacement of weeks (``movements.come_back``)
-find the work and homes they left: they are not counted as arrivals that strain.
+pre-war population (``economy.strain``). Households back from a displacement of weeks (``movements.come_back``,
+or by their own decision before they were due) find the work and homes they left: they are not counted as
+arrivals that strain.
 
 ``livelihoods``: households save ``economy.saving_rate`` of what they earn above the poverty line and spend
 ``economy.savings_spend`` of what they hold (shocks, debts, help to family), so that savings settle where the
@@ -48,7 +49,7 @@ def livelihood_target(params: Scenario, levers: Levers) -> np.ndarray:
 def economy(state: State, levers: Levers, params: Scenario, streams: Streams) -> Flows:
     """This month's origin livelihoods (see the module documentation)."""
     pop, g, e = state.pop, state.geo, params.economy
-    last = np.flatnonzero((pop.arrived == state.t - 1) & (pop.return_due != state.t - 1))
+    last = np.flatnonzero((pop.arrived == state.t - 1) & (pop.return_due < state.t - 1))
     persons = (pop.size[last].astype(np.float64) + pop.detained[last]) * pop.weight
     inflow = np.bincount(pop.location[last] - g.n_hosts, weights=persons, minlength=g.n_regions)
     target = livelihood_target(params, levers)
