@@ -14,6 +14,7 @@ from returnsim.calibrate import (
     CalibrationError,
     calibrate,
     load_spec,
+    months_seen,
     noise_seeds,
     objective,
     setup_of,
@@ -251,6 +252,30 @@ def test_the_savings_calibration_is_the_local_search_with_spending_freed():
     assert spend.parameters[:-1] == local.parameters and spend.weights == local.weights
     assert spend.parameters[-1].keys == ["economy.savings_spend"]
     assert 0 < spend.parameters[-1].low < spend.parameters[-1].start < spend.parameters[-1].high < 1
+
+
+def test_candidates_run_to_the_end_of_the_calibration_period_only_and_score_as_full_runs(monkeypatch):
+    import returnsim.calibrate as C
+
+    spec = load_spec("experiments/calibration.toml")
+    setup = setup_of(spec, "experiments/calibration.toml", quick=True)
+    x = [p.start for p in spec.parameters if p.name in spec.quick.parameters]
+    asked = []
+
+    def recording(*args, **kwargs):
+        asked.append(kwargs["months"])
+        return simulate(*args, **kwargs)
+
+    monkeypatch.setattr(C, "simulate", recording)
+    short = objective(setup, x)
+    assert asked == [60] * len(setup.seeds)  # 2017-01 to 2021-12, of the baseline's 90 months
+    scale = setup.households_per_agent
+    runs = [simulate(setup.scenario_at(x), seed=s, households_per_agent=scale) for s in setup.seeds]
+    assert len(runs[0].series["month"]) == 90
+    full = T.loss(T.compare([r.series for r in runs], setup.observed, setup.calibrate_until), dict(setup.weights))
+    assert short.fit == pytest.approx(full, rel=1e-12)
+    baseline = load_scenario("baseline")
+    assert months_seen(baseline, "2016-06") == 1 and months_seen(baseline, "2030-01") == 90
 
 
 def test_calibration_recovers_known_parameters_and_resumes(tmp_path):
