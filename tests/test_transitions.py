@@ -2648,6 +2648,22 @@ def test_a_start_that_selects_who_stayed_opens_without_a_burst_of_returns():
     np.testing.assert_array_equal(runs[0].state.pop.skill[stayers], runs[12].state.pop.skill[stayers])
 
 
+def test_selection_stops_after_its_budget_of_redraws(toy, monkeypatch):
+    from returnsim.simulation import Simulation
+
+    # every displaced household goes home whatever its traits: an event for anyone who hopes, and all hope
+    gone = {"hosts.alpha.refugees": 40000, "decision.unplanned_rate": 1.0, "hope.intercept": 40.0}
+    sim = Simulation(toy(**gone))
+    params = sim.params.with_changes({"population.survived_months": 12.0})
+    drawn = []
+    real = decide_module.draw_traits
+    monkeypatch.setattr(decide_module, "draw_traits", lambda cfg, rng, n: drawn.append(n) or real(cfg, rng, n))
+    redrawn = decide_module.select_stayed(sim.state, sim.levers(0), params, np.random.default_rng(5))
+    displaced = int(sim.state.displaced().sum())
+    assert displaced > 0 and drawn == [displaced] * decide_module.SELECTION_BUDGET  # not 1000 rounds
+    assert redrawn == decide_module.SELECTION_BUDGET * displaced
+
+
 def test_selection_counts_its_redraws_and_does_nothing_at_zero_months(toy, monkeypatch):
     from returnsim.simulation import Simulation
 

@@ -155,6 +155,10 @@ def hazards(state: State, tab: Tables, params: Scenario, rows=slice(None), out=N
 
 #: rounds of redrawing at most; a household still drawn away after them keeps its last traits
 SELECTION_ROUNDS = 1000
+#: traits drawn again at most, per displaced household, over all rounds: a parameter set under which most of the
+#: start's households would have gone home already (far from the observed stocks, as a calibration tries some)
+#: stops there; the baseline needs under one (0.75 at 1:100, 91 rounds)
+SELECTION_BUDGET = 10
 
 
 def select_stayed(state: State, levers: Levers, params: Scenario, rng: np.random.Generator) -> int:
@@ -163,17 +167,19 @@ def select_stayed(state: State, levers: Levers, params: Scenario, rng: np.random
     whose return probability is ``p`` this month stays through them with probability ``(1 - p) ** M``; one that
     would not have stayed has its traits (``population.draw_traits``) drawn again, until it stays or after
     :data:`SELECTION_ROUNDS` rounds (rejection sampling: the traits kept follow their drawn distribution weighted
-    by ``(1 - p) ** M``). Places, origins and the rest are kept, so the stocks do not change. Changes
-    ``state.pop`` in place; returns the number of redraws."""
+    by ``(1 - p) ** M``), or until :data:`SELECTION_BUDGET` redraws per household have been spent. Places, origins
+    and the rest are kept, so the stocks do not change. Changes ``state.pop`` in place; returns the number of
+    redraws."""
     months = params.population.survived_months
     if months <= 0:
         return 0
     tab = Tables.build(params, state.geo, levers, state.livelihood)
     pop, rows, redrawn = state.pop, np.flatnonzero(state.displaced()), 0
+    budget = SELECTION_BUDGET * len(rows)
     for _ in range(SELECTION_ROUNDS):
         p = hazards(state, tab, params, rows)[2].astype(np.float64)
         gone = rows[rng.random(len(rows)) >= np.power(1.0 - p, months)]
-        if not len(gone):
+        if not len(gone) or redrawn + len(gone) > budget:
             break
         for name, values in draw_traits(params.population, rng, len(gone)).items():
             getattr(pop, name)[gone] = values
