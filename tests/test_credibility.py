@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -234,6 +235,14 @@ def test_the_fall_has_its_own_calibration_that_counts_only_what_followed_it_and_
     fitted = objective(setup, [baseline.decision.regime, baseline.hope.regime])
     without = objective(setup, [0.0, 0.0])  # the fall changes only arrests and military service
     assert fitted.fit < without.fit / 4, (fitted.fit, without.fit)
+
+
+@pytest.mark.parametrize("path", sorted(str(p) for p in Path("experiments").glob("calibration*.toml")))
+def test_every_library_calibration_file_loads_and_searches_inside_the_full_ranges(path):
+    full = {p.name: p for p in load_spec("experiments/calibration.toml").parameters}
+    for p in load_spec(path).parameters:  # a file the README tells users to run must at least load
+        if p.name in full and p.keys == full[p.name].keys:
+            assert full[p.name].low <= p.low < p.high <= full[p.name].high, (path, p.name)
 
 
 def test_the_local_calibration_searches_inside_the_full_ranges_around_its_start():
