@@ -157,7 +157,7 @@ def hazards(state: State, tab: Tables, params: Scenario, rows=slice(None), out=N
 SELECTION_ROUNDS = 1000
 #: traits drawn again at most, per displaced household, over all rounds: a parameter set under which most of the
 #: start's households would have gone home already (far from the observed stocks, as a calibration tries some)
-#: stops there; the baseline needs under one (0.75 at 1:100, 91 rounds)
+#: stops there; the baseline needs under one (0.57 at 1:100)
 SELECTION_BUDGET = 10
 
 
