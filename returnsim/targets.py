@@ -12,8 +12,9 @@ Families and their tolerances (those of the project's targets):
 - ``refugee_returns``: UNHCR-verified refugee returns by year, set beside voluntary returns from the hosts
   that UNHCR's verification covers (the region's hosts, not Europe); within a factor of 1.5.
 - ``returns_by_host``: verified returns by host and period, and UNHCR's yearly returns by country of asylum
-  where UNHCR does not flag them as including host-government reports (Turkey 2019 and 2021); within a
-  factor of 1.5. Set beside the host's voluntary returns, or voluntary and forced where the figure counts
+  (its population statistics, every host 2017-2022) where UNHCR does not flag them as including
+  host-government reports (Turkey 2017 and 2018) and no figure of the same host and period is given above;
+  within a factor of 1.5. Set beside the host's voluntary returns, or voluntary and forced where the figure counts
   organised transfers too (its ``counted``: UNHCR Lebanon's estimates for 2017 and 2018).
 - ``refugee_stock``: registered refugees by host and date (Germany is not Europe: not compared); within 15 %.
 - ``intention``: % of refugees intending to return within 12 months, by RPIS wave (the surveyed hosts, the
@@ -260,7 +261,7 @@ def targets(hosts: Sequence[str] = VERIFIED_HOSTS) -> list[Target]:
             )
         )
     # UNHCR's population statistics by country of asylum, the series of the by-host figures above, where UNHCR
-    # does not flag them as including returns reported by the host government (Turkey 2019 and 2021)
+    # does not flag them as including returns reported by the host government (all but Turkey 2017 and 2018)
     seen = {(x.label.split()[0], x.label.split()[1]) for x in out if x.family == "returns_by_host"}
     statistics = observed.load("host_government_returns").query("series == 'unhcr_population_statistics'")
     for row in statistics.itertuples():

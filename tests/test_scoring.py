@@ -40,6 +40,14 @@ def test_returns_by_host_take_unflagged_population_statistics_once():
     labels = [x.label for x in T.targets() if x.family == "returns_by_host"]
     assert labels.count("turkey 2022") == 1 and by_host["turkey 2022"].observed == 33953.0  # not twice
     assert by_host["turkey 2019"].period("2021-12") == "calibration"
+    # every host has its calibration years from them: Egypt's first counts before the hold-out
+    for host in ("egypt", "iraq", "jordan", "lebanon", "turkey"):
+        assert {f"{host} {y}" for y in range(2019, 2022)} <= set(by_host)
+    assert [by_host[f"egypt {y}"].observed for y in range(2017, 2022)] == [205.0, 309.0, 484.0, 105.0, 399.0]
+    assert {by_host[f"egypt {y}"].period("2021-12") for y in range(2017, 2022)} == {"calibration"}
+    # a figure of the same host and period in returns_by_host.csv is kept, and not doubled
+    assert labels.count("lebanon 2017") == 1 and by_host["lebanon 2017"].observed == 11050.0  # not the 11,853
+    assert labels.count("jordan 2022") == 1 and by_host["jordan 2022"].observed == 4013.0  # not the 4,346
 
 
 @pytest.mark.parametrize(
