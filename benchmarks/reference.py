@@ -153,6 +153,7 @@ class Places:
         self.H, self.R = len(self.hosts), len(self.regions)
         self.prewar = [float(r.prewar_population) for r in s.regions.values()]
         self.surveyed = [bool(h.surveyed) for h in s.hosts.values()]
+        self.overland = [bool(h.overland) for h in s.hosts.values()]  # ODD 7.3: home reached by land
         self.origin_shares = {name: dict(h.origin_shares) for name, h in s.hosts.items()}
         # ODD 7.3: controllers the host's crossings lead to (none listed: all of them), and the cost of any other
         self.crossings = [set(h.crossings) or set(self.controllers) for h in s.hosts.values()]
@@ -609,7 +610,9 @@ class RefHousehold(mesa.Agent):
     def return_odds(self) -> tuple[float, float, float]:
         """ODD 7.3: the hope eta of returning one day, the monthly hazard q of intending to return for those who
         hope, and the probability p = eta b (1 - (1 - q F)(1 - e)(1 - d poor)) of returning this month (b the border
-        open, F the feasibility, e decision.unplanned_rate, d decision.distress_rate below the poverty line)."""
+        open, F the feasibility, e decision.unplanned_rate, d decision.distress_rate below the poverty line); from a
+        host without a land border the unplanned part needs the fare too: p = eta b (q F k + F (1 - k)), k = (1 -
+        e)(1 - d poor)."""
         m, b, H = self.model, self.model.s.decision, self.model.places.H
         lv, hope = m.lv, m.s.hope
         abroad = self.location < H
@@ -648,8 +651,15 @@ class RefHousehold(mesa.Agent):
         if border == 0:
             return eta, q, 0.0
         cost = self.journey_cost()
-        planned = q * sigmoid(b.feasibility_slope * (self.savings - cost))
-        return eta, q, eta * border * (1.0 - (1.0 - planned) * (1.0 - self.unplanned_chance()))
+        fare = sigmoid(b.feasibility_slope * (self.savings - cost))
+        planned, kept = q * fare, 1.0 - self.unplanned_chance()
+        return eta, q, eta * border * (planned * kept + (1.0 - kept) * self.reach(fare))
+
+    def reach(self, fare: float) -> float:
+        """ODD 7.3: what an unplanned return needs besides the border: nothing where home is reached by land, the
+        fare (the feasibility ``fare``) from a host without a land border."""
+        H = self.model.places.H
+        return fare if self.location < H and not self.model.places.overland[self.location] else 1.0
 
     def unplanned_chance(self) -> float:
         """ODD 7.3: the chance of an unplanned return this month, before the hope and the border:
@@ -783,7 +793,8 @@ class RefHousehold(mesa.Agent):
         if u < p:
             cost = self.journey_cost()
             m.flow["returns_voluntary_" + (m.places.hosts[self.location] if abroad else "idps")] += self.persons
-            if u < eta * self.border() * self.unplanned_chance():  # the part of p that needs no plan
+            fare = sigmoid(m.s.decision.feasibility_slope * (self.savings - cost))
+            if u < eta * self.border() * self.reach(fare) * self.unplanned_chance():  # the part that needs no plan
                 m.flow["returns_unplanned_" + ("refugees" if abroad else "idps")] += self.persons
             self.savings = max(self.savings - cost, 0.0)
             self.location, self.status, self.forced, self.arrived = H + self.origin, RETURNED, False, m.t

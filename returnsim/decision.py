@@ -109,6 +109,7 @@ class ReturnInputs:
     internal: np.ndarray = 0.0  # 1 for the internally displaced (near home, no border to cross), 0 abroad
     regime: np.ndarray = 1.0  # how far the government that refugees fled still rules, as the household weighs it
     poor: np.ndarray = 0.0  # 1 if the household earns below the poverty line where it lives (unplanned returns)
+    overland: np.ndarray = 1.0  # 1 if home is reached by land (a host with a land border, or inside Syria), else 0
 
     @classmethod
     def single(cls, **values: float) -> ReturnInputs:
@@ -197,13 +198,19 @@ def feasibility(savings, return_cost, border_open, slope: float) -> np.ndarray:
 
 
 def return_probability(x: ReturnInputs, b: Decision) -> np.ndarray:
-    """Monthly probability :math:`b_l (1 - (1 - q_i F_i)(1 - \\epsilon)(1 - \\delta \\pi_i))` of a voluntary return
-    for a household that hopes to return one day (times :math:`\\eta_i`, the probability :math:`p_i`): a planned
-    return, intended and paid for, or an unplanned one, which needs the border open and no savings: an event
-    (``decision.unplanned_rate``) or, below the poverty line (:math:`\\pi_i`), poverty (``decision.distress_rate``)."""
-    planned = intention_hazard(x, b) * feasibility(x.savings, x.return_cost, x.border_open, b.feasibility_slope)
+    """Monthly probability :math:`q_i F_i k_i + (1 - k_i) R_i` of a voluntary return for a household that hopes to
+    return one day (times :math:`\\eta_i`, the probability :math:`p_i`): a planned return, intended and paid for
+    (:math:`F_i` the feasibility, the border :math:`b_l` in it), or an unplanned one, with :math:`k_i = (1 -
+    \\epsilon)(1 - \\delta \\pi_i)` the chance of none: an event (``decision.unplanned_rate``) or, below the poverty
+    line (:math:`\\pi_i`), poverty (``decision.distress_rate``). An unplanned return needs the border open and, where
+    home is reached by land (:math:`o_i = 1`), no savings: :math:`R_i = b_l` there; from a host without a land
+    border it needs the fare as a plan does, :math:`R_i = F_i`."""
+    fare = feasibility(x.savings, x.return_cost, x.border_open, b.feasibility_slope)
+    planned = intention_hazard(x, b) * fare
     kept = 1.0 - unplanned_probability(x.poor, b)
-    return planned * kept + (1.0 - kept) * np.asarray(x.border_open)
+    overland = np.asarray(x.overland)
+    reach = overland * np.asarray(x.border_open) + (1.0 - overland) * fare
+    return planned * kept + (1.0 - kept) * reach
 
 
 def unplanned_probability(poor, b: Decision) -> np.ndarray:

@@ -52,6 +52,7 @@ class Geography:
     former_opposition: np.ndarray  # bool, by region
     displacement_destination: np.ndarray  # region number each region's re-displaced go to
     host_surveyed: np.ndarray  # bool: counted in the survey-comparable intention share
+    host_overland: np.ndarray  # bool: a land border with Syria (an unplanned return needs no fare)
     cross_line_cost: np.ndarray  # months of expenses, by host and controller: 0 where the host's crossings lead
 
     @property
@@ -103,6 +104,7 @@ class Geography:
                 (destination(i, r.displacement_destination) for i, r in enumerate(s.regions.values())), np.int16
             ),
             host_surveyed=_frozen((h.surveyed for h in s.hosts.values()), bool),
+            host_overland=_frozen((h.overland for h in s.hosts.values()), bool),
             cross_line_cost=_frozen(
                 (
                     [0.0 if not h.crossings or c in h.crossings else h.cross_line_cost for c in s.controllers]

@@ -96,6 +96,7 @@ class Tables:
     return_cost: np.ndarray
     border_open: np.ndarray  # share of the usual returns that can cross (1 open, 0 closed)
     reachable_cost: np.ndarray  # the return cost where the way home is open, infinite where it is closed
+    overland: np.ndarray  # 1 where home is reached by land (the hosts with a land border, inside Syria), else 0
     hope_place: np.ndarray  # place terms of the hope logit (``decision.hope_place``)
 
     @classmethod
@@ -141,5 +142,6 @@ class Tables:
             return_cost=f32(cost),
             border_open=f32(open_),
             reachable_cost=f32(np.where(open_ > 0, cost, np.inf)),
+            overland=f32(by_location(g, g.host_overland.astype(float), 1.0)[c.location]),
             hope_place=f32(decision.hope_place(h, s.hope)),
         )

@@ -95,6 +95,19 @@ def test_poverty_adds_its_own_chance_of_an_unplanned_return(poor, expected_kept)
     assert decision.return_probability(x, b)[0] == pytest.approx(1 - (1 - planned) * expected_kept)
 
 
+@pytest.mark.parametrize("savings", [0.0, 3.0, 9.0])
+def test_an_unplanned_return_from_a_host_without_a_land_border_needs_the_fare(savings):
+    b = Decision(intercept=-4.0, feasibility_slope=1.5, distress_rate=0.2)
+    common = {"savings": savings, "return_cost": 3.0, "poor": 1.0, "border_open": 0.5}
+    by_land = decision.return_probability(decision.ReturnInputs.single(**common), b)[0]
+    by_air = decision.return_probability(decision.ReturnInputs.single(overland=0.0, **common), b)[0]
+    fare = 0.5 * sigmoid(1.5 * (savings - 3.0))
+    planned = sigmoid(-4.0) * fare
+    assert by_land == pytest.approx(planned * 0.8 + 0.2 * 0.5)
+    assert by_air == pytest.approx(planned * 0.8 + 0.2 * fare)
+    assert by_air < by_land
+
+
 def test_intend_within_twelve_months():
     assert decision.intend_within(0.0) == 0.0
     assert decision.intend_within(1.0) == 1.0

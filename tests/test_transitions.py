@@ -903,6 +903,37 @@ def test_through_a_half_open_border_half_as_many_go_unplanned():
     np.testing.assert_array_equal(flows.returns_unplanned_from, [40.0, 0.0, 0.0])
 
 
+def test_from_a_host_without_a_land_border_an_unplanned_return_needs_the_fare():
+    """Beta has no land border: its refugee's unplanned part is eta F (1 - k), not eta (1 - k), while alpha's
+    refugee and the IDP keep theirs (ODD 7.3)."""
+    eta_hand, q_hand, p_hand = hand_probabilities()
+    feasible = [p / (e * q) for e, q, p in zip(eta_hand, q_hand, p_hand, strict=True)]
+    s, st_ = deciders_world(**UNPLANNED, **{"hosts.beta.overland": False})
+    tab = Tables.build(s, st_.geo, levers_at(s, st_.geo, 0), st_.livelihood)
+    _, _, p = decide_module.hazards(st_, tab, s)
+    kept = [0.95, 0.95 * 0.9, 0.95]
+    reach = [1.0, 1.0, feasible[2]]
+    expected = [
+        e * (q * f * k + r * (1 - k))
+        for e, q, f, k, r in zip(eta_hand, q_hand, feasible, kept, reach, strict=True)
+    ]
+    np.testing.assert_allclose(p[:3], expected, rtol=2e-5)
+    assert p[2] < eta_hand[2] * (1 - (1 - q_hand[2] * feasible[2]) * kept[2])  # less than by land
+    x = decide_module.inputs(st_, tab, s)
+    assert x.overland[:3].tolist() == [1.0, 1.0, 0.0]
+    kernel = decision.hope(decide_module.hope_inputs(st_, tab, s), s.hope) * decision.return_probability(x, s.decision)
+    np.testing.assert_allclose(kernel[:3], expected, rtol=2e-5)
+    # a draw inside the fare-bound part goes unplanned; one just above it, inside p, goes by plan
+    unplanned = eta_hand[2] * feasible[2] * (1 - kept[2])
+    assert unplanned * 1.001 < expected[2]
+    flows = run(decide, st_, s, {Draw.RETURN: [1.0, 1.0, unplanned * 0.999, 1.0]})
+    np.testing.assert_array_equal(flows.returns_unplanned_from, [0.0, 20.0, 0.0])
+    _, st_ = deciders_world(**UNPLANNED, **{"hosts.beta.overland": False})
+    flows = run(decide, st_, s, {Draw.RETURN: [1.0, 1.0, unplanned * 1.001, 1.0]})
+    np.testing.assert_array_equal(flows.returns_voluntary_from, [0.0, 20.0, 0.0])
+    np.testing.assert_array_equal(flows.returns_unplanned_from, [0.0, 0.0, 0.0])
+
+
 @pytest.mark.parametrize(("line", "poor"), [(0.41, True), (0.4, False)])
 def test_poverty_alone_sends_home_those_below_the_line_and_not_those_on_it(line, poor):
     """The baseline's case: no unplanned rate for everyone, a distress rate below the line. The IDP earns 0.4."""

@@ -170,6 +170,7 @@ class Host(_Node):
     crossings: Items[str] = ()  # controllers whose territory the host's crossings open into; () every one
     cross_line_cost: NonNegative = 0.0  # months of expenses more for a return across a front line
     border_open: bool = True
+    overland: bool = True  # a land border with Syria: without one, even an unplanned return needs the fare
     deportation_rate: Share = 0.0
     deportation_targeting: Targeting = "unregistered"
     deportation_destination: str = "origin"

@@ -70,6 +70,7 @@ def _household(state: State, tab: Tables, params: Scenario, rows) -> dict[str, n
         "return_cost": np.take(tab.return_cost, cell),
         "border_open": np.take(tab.border_open, cell),
         "poor": _below_the_line(tab, params, cell, skill).astype(np.float32),
+        "overland": np.take(tab.overland, cell),
     }
 
 
@@ -107,8 +108,9 @@ def hope_inputs(state: State, tab: Tables, params: Scenario, rows=slice(None)) -
 
 def hazards(state: State, tab: Tables, params: Scenario, rows=slice(None), out=None) -> tuple[np.ndarray, ...]:
     """The hope to return one day ``eta``, the monthly intention hazard ``q`` of those who hope, and the return
-    probability ``p = eta * b * (1 - (1 - q * F) * (1 - unplanned_rate) * (1 - distress_rate * poor))`` of ``rows``
-    (border ``b``, feasibility ``F``): the numbers of ``decision.hope(hope_inputs(...))`` and
+    probability ``p = eta * (q * F * k + R * (1 - k))`` of ``rows``, with ``k = (1 - unplanned_rate) * (1 -
+    distress_rate * poor)`` (feasibility ``F``, the border in it; ``R`` the border, or ``F`` where home is not reached
+    by land): the numbers of ``decision.hope(hope_inputs(...))`` and
     ``decision.return_probability(inputs(...))`` (to float32 rounding), computed in place over a few float32
     buffers: the place terms summed once per cell, the two livelihood terms one per-cell factor of the skill, and a
     closed border written as an infinite cost (its feasibility is 0 either way). ``out``: three float32 arrays of
@@ -141,14 +143,17 @@ def hazards(state: State, tab: Tables, params: Scenario, rows=slice(None), out=N
     p = _expit_in_place(p)
     border = np.take(tab.border_open, cell)
     p *= border
+    unplanned = b.unplanned_rate or b.distress_rate
+    # what an unplanned return needs: the border open, and the fare (F) where home is not reached by land
+    reach = _reach(tab, cell, border, p) if unplanned else None
     p *= q
-    if b.unplanned_rate or b.distress_rate:  # planned or not: b (1 - (1 - q F) k) = b q F k + b (1 - k)
+    if unplanned:  # planned or not: q F k + R (1 - k)
         kept = np.full_like(p, 1.0 - b.unplanned_rate)  # k: the chance of no unplanned return
         if b.distress_rate:
             kept *= 1 - f32(b.distress_rate) * _below_the_line(tab, params, cell, pop.skill[rows])
         p *= kept
         np.subtract(1, kept, out=kept)
-        p += np.multiply(border, kept, out=term)
+        p += np.multiply(reach, kept, out=term)
     p *= eta
     return eta, q, p
 
@@ -187,6 +192,16 @@ def select_stayed(state: State, levers: Levers, params: Scenario, rng: np.random
     return redrawn
 
 
+def _reach(tab: Tables, cell: np.ndarray, border: np.ndarray, fare: np.ndarray) -> np.ndarray:
+    """``R`` of ``decision.return_probability``: what an unplanned return needs, the border (``border``) where home
+    is reached by land and the fare (``fare``, the feasibility) where it is not; ``border`` itself when every
+    row is reached by land."""
+    overland = np.take(tab.overland, cell)
+    if overland.all():
+        return border
+    return np.where(overland > 0, border, fare)
+
+
 def _expit_in_place(x: np.ndarray) -> np.ndarray:
     """``decision.expit(x)``, overwriting ``x``."""
     with np.errstate(over="ignore"):  # exp(-x) overflows to inf for very negative x: the result is then 0
@@ -206,13 +221,17 @@ def _shares(values: np.ndarray, surveyed: np.ndarray) -> tuple[float, float]:
 
 def _unplanned(state: State, tab: Tables, params: Scenario, go: np.ndarray, eta: np.ndarray, u: np.ndarray):
     """Which of the households that go (``go``, with their hopes ``eta`` and draws ``u``) go unplanned: the draw
-    falls in the part of the probability that needs no plan, ``eta * b * unplanned_probability``."""
+    falls in the part of the probability that needs no plan, ``eta * R * unplanned_probability`` (``R`` the border,
+    or the fare where home is not reached by land: ``decision.return_probability``)."""
     b = params.decision
     if not (b.unplanned_rate or b.distress_rate):
         return np.zeros(len(go))
-    cell = state.cell[go]
-    poor = _below_the_line(tab, params, cell, state.pop.skill[go])
-    return u < eta * tab.border_open[cell] * decision.unplanned_probability(poor, b)
+    cell, pop = state.cell[go], state.pop
+    poor = _below_the_line(tab, params, cell, pop.skill[go])
+    border = tab.border_open[cell]
+    fare = decision.feasibility(pop.savings[go], tab.return_cost[cell], border, b.feasibility_slope)
+    reach = np.where(tab.overland[cell] > 0, border, fare)
+    return u < eta * reach * decision.unplanned_probability(poor, b)
 
 
 def decide(state: State, levers: Levers, params: Scenario, streams: Streams) -> Flows:
