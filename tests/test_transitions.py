@@ -914,8 +914,7 @@ def test_from_a_host_without_a_land_border_an_unplanned_return_needs_the_fare():
     kept = [0.95, 0.95 * 0.9, 0.95]
     reach = [1.0, 1.0, feasible[2]]
     expected = [
-        e * (q * f * k + r * (1 - k))
-        for e, q, f, k, r in zip(eta_hand, q_hand, feasible, kept, reach, strict=True)
+        e * (q * f * k + r * (1 - k)) for e, q, f, k, r in zip(eta_hand, q_hand, feasible, kept, reach, strict=True)
     ]
     np.testing.assert_allclose(p[:3], expected, rtol=2e-5)
     assert p[2] < eta_hand[2] * (1 - (1 - q_hand[2] * feasible[2]) * kept[2])  # less than by land
