@@ -196,10 +196,9 @@ def _reach(tab: Tables, cell: np.ndarray, border: np.ndarray, fare: np.ndarray) 
     """``R`` of ``decision.return_probability``: what an unplanned return needs, the border (``border``) where home
     is reached by land and the fare (``fare``, the feasibility) where it is not; ``border`` itself when every
     row is reached by land."""
-    overland = np.take(tab.overland, cell)
-    if overland.all():
+    if tab.overland.all():  # every cell reached by land: no gather
         return border
-    return np.where(overland > 0, border, fare)
+    return np.where(np.take(tab.overland, cell) > 0, border, fare)
 
 
 def _expit_in_place(x: np.ndarray) -> np.ndarray:
@@ -230,8 +229,7 @@ def _unplanned(state: State, tab: Tables, params: Scenario, go: np.ndarray, eta:
     poor = _below_the_line(tab, params, cell, pop.skill[go])
     border = tab.border_open[cell]
     fare = decision.feasibility(pop.savings[go], tab.return_cost[cell], border, b.feasibility_slope)
-    reach = np.where(tab.overland[cell] > 0, border, fare)
-    return u < eta * reach * decision.unplanned_probability(poor, b)
+    return u < eta * _reach(tab, cell, border, fare) * decision.unplanned_probability(poor, b)
 
 
 def decide(state: State, levers: Levers, params: Scenario, streams: Streams) -> Flows:
