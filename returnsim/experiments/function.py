@@ -1,15 +1,17 @@
 """The model as a function of its parameters, for EMA Workbench, SALib and other tools that drive one.
 
 >>> from returnsim import experiment
->>> base = experiment(months=12, households_per_agent=1000, seed=1)
+>>> base = experiment(months=24, households_per_agent=1000, seed=1)
 >>> sorted(base)[:3]
 ['detained', 'displaced_by_conflict', 'intend_return_12m_pct']
->>> keen = experiment(months=12, households_per_agent=1000, seed=1, decision__intercept=-4.5)
+>>> keen = experiment(months=24, households_per_agent=1000, seed=1, decision__intercept=-4.5)
 >>> keen["returns_voluntary_refugees"] > 1.5 * base["returns_voluntary_refugees"]
 True
 
-(Over the first months a keener intercept can give fewer returns: the households displaced at the start are
-drawn given that they stayed through ``population.survived_months`` of the same conditions, docs/ODD.md 5.)
+(Over the first months a keener intercept adds fewer returns than it seems it should, and can even give fewer:
+the households displaced at the start are drawn given that they stayed through ``population.survived_months`` of
+the same conditions, docs/ODD.md 5. Hence two years here: over one, with the baseline's values, the keen run gives
+1.3 times the returns.)
 
 With EMA Workbench (not a dependency of returnsim), parameter names must be identifiers, so write the
 dots of a key as ``__``::
