@@ -10,8 +10,7 @@ True
 
 (Over the first months a keener intercept adds fewer returns than it seems it should, and can even give fewer:
 the households displaced at the start are drawn given that they stayed through ``population.survived_months`` of
-the same conditions, docs/ODD.md 5. Hence two years here: over one, with the baseline's values, the keen run gives
-1.3 times the returns.)
+the same conditions, docs/ODD.md 5. Hence two years here.)
 
 With EMA Workbench (not a dependency of returnsim), parameter names must be identifiers, so write the
 dots of a key as ``__``::
